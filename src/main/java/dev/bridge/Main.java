@@ -1,0 +1,45 @@
+package dev.bridge;
+
+import dev.bridge.config.CommandLine;
+import dev.bridge.config.ConfigException;
+import dev.bridge.master.Master;
+import dev.bridge.master.WorkerCommand;
+import dev.bridge.python.PythonProbe;
+import dev.bridge.python.PythonRuntime;
+import dev.bridge.worker.Worker;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Entry point and role switch: {@code java -jar bridge.jar FLAGS} is the launcher (later the master);
+ * {@code Main worker FLAGS} is a worker, started by the launcher with Jep on its class path.
+ */
+public final class Main {
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        List<String> argv = Arrays.asList(args);
+        if (!argv.isEmpty() && argv.get(0).equals(WorkerCommand.WORKER_ROLE)) {
+            System.exit(Worker.main(argv.subList(1, argv.size())));
+        }
+        System.exit(launch(argv));
+    }
+
+    private static int launch(List<String> argv) {
+        try {
+            CommandLine.Result result = CommandLine.parse(argv);
+            if (result instanceof CommandLine.Help help) {
+                System.out.print(help.text());
+                return ExitCode.OK;
+            }
+            var config = ((CommandLine.Run) result).config();
+            PythonRuntime python = PythonProbe.probe(config, System.getenv());
+            return Master.run(config, python, argv);
+        } catch (ConfigException e) {
+            System.err.println("bridge: error: " + e.getMessage());
+            return ExitCode.USAGE;
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.bridge.config;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Parses the command line into a {@link Config}. Every flag is declared once in {@link #OPTIONS}, which
+ * also produces {@code --help}; a bad flag or value is a {@link ConfigException} with one readable line.
+ *
+ * <p>Flags take their value as the next argument or after {@code =} ({@code --threads 4}, {@code --threads=4}).
+ */
+public final class CommandLine {
+
+    /** What the parse produced: a config to run, or a request for help. */
+    public sealed interface Result permits Run, Help {}
+
+    public record Run(Config config) implements Result {}
+
+    public record Help(String text) implements Result {}
+
+    private static final class Builder {
+        String module;
+        final List<ListenAddress> listeners = new ArrayList<>();
+        int threads = Config.DEFAULT_THREADS;
+        String chdir;
+        final List<String> pythonPaths = new ArrayList<>();
+        String python;
+        String venv;
+        long limitBody;
+        int maxHeaderSize = Config.DEFAULT_MAX_HEADER_SIZE;
+        long spillThreshold = Config.DEFAULT_SPILL_THRESHOLD;
+        int headerTimeout = Config.DEFAULT_HEADER_TIMEOUT;
+        int keepaliveTimeout = Config.DEFAULT_KEEPALIVE_TIMEOUT;
+        int gracefulTimeout = Config.DEFAULT_GRACEFUL_TIMEOUT;
+        boolean accessLog = true;
+        List<String> jvmArgs = Config.DEFAULT_JVM_ARGS;
+    }
+
+    private interface Setter {
+        void set(Builder b, String flag, String value) throws ConfigException;
+    }
+
+    private record Option(String arg, String defaultText, String help, Setter setter) {
+        boolean takesValue() {
+            return arg != null;
+        }
+    }
+
+    private static final Map<String, Option> OPTIONS = new LinkedHashMap<>();
+
+    private static void option(String name, String arg, String defaultText, String help, Setter setter) {
+        OPTIONS.put(name, new Option(arg, defaultText, help, setter));
+    }
+
+    static {
+        option("--module", "MOD[:APP]", "required",
+                "WSGI app: pkg.mod:callable, mod (tries 'application', then 'app'), or path/to/file.py:callable",
+                (b, f, v) -> b.module = v);
+        option("--http", "HOST:PORT", Config.DEFAULT_HTTP + " if no listener is given",
+                "HTTP/1.1 listener (repeatable); :PORT means every IPv4 interface",
+                (b, f, v) -> b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.HTTP, f, v)));
+        option("--threads", "N", String.valueOf(Config.DEFAULT_THREADS),
+                "Python threads per worker, each with its own interpreter; helps apps that wait on I/O",
+                (b, f, v) -> b.threads = intIn(f, v, 1, 512));
+        option("--chdir", "DIR", "none", "change to DIR before loading the app (also put first on sys.path)",
+                (b, f, v) -> b.chdir = v);
+        option("--pythonpath", "DIR", "none", "add DIR to sys.path (repeatable)",
+                (b, f, v) -> b.pythonPaths.add(v));
+        option("--python", "EXE", "none", "the Python to embed (must have Jep installed)",
+                (b, f, v) -> b.python = v);
+        option("--venv", "DIR", "$VIRTUAL_ENV, then python3 on PATH", "use the Python and packages of this virtualenv",
+                (b, f, v) -> b.venv = v);
+        option("--limit-body", "BYTES", "0 (no limit)", "largest request body; larger gets 413",
+                (b, f, v) -> b.limitBody = longIn(f, v, 0, Long.MAX_VALUE));
+        option("--max-header-size", "BYTES", String.valueOf(Config.DEFAULT_MAX_HEADER_SIZE),
+                "largest request header block; larger gets 431 (request line: " + Config.MAX_REQUEST_LINE + " bytes, else 414)",
+                (b, f, v) -> b.maxHeaderSize = intIn(f, v, 1024, 16 * 1024 * 1024));
+        option("--spill-threshold", "BYTES", String.valueOf(Config.DEFAULT_SPILL_THRESHOLD),
+                "request bodies larger than this are written to a temp file instead of memory",
+                (b, f, v) -> b.spillThreshold = longIn(f, v, 0, Integer.MAX_VALUE));
+        option("--header-timeout", "S", String.valueOf(Config.DEFAULT_HEADER_TIMEOUT),
+                "seconds a client has to send a whole request once it started one",
+                (b, f, v) -> b.headerTimeout = intIn(f, v, 1, 3600));
+        option("--keepalive-timeout", "S", String.valueOf(Config.DEFAULT_KEEPALIVE_TIMEOUT),
+                "seconds an idle keep-alive connection stays open",
+                (b, f, v) -> b.keepaliveTimeout = intIn(f, v, 1, 3600));
+        option("--graceful-timeout", "S", String.valueOf(Config.DEFAULT_GRACEFUL_TIMEOUT),
+                "seconds in-flight requests get to finish on SIGTERM",
+                (b, f, v) -> b.gracefulTimeout = intIn(f, v, 0, 3600));
+        option("--disable-logging", null, "off", "no access log line per request",
+                (b, f, v) -> b.accessLog = false);
+        option("--jvm-args", "'FLAGS'", String.join(" ", Config.DEFAULT_JVM_ARGS),
+                "JVM flags for worker processes, replacing the defaults",
+                (b, f, v) -> b.jvmArgs = List.of(v.trim().split("\\s+")));
+        option("--help", null, null, "show this help and exit", (b, f, v) -> {});
+    }
+
+    private CommandLine() {}
+
+    public static Result parse(List<String> args) throws ConfigException {
+        Builder b = new Builder();
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            String name = arg;
+            String value = null;
+            int eq = arg.indexOf('=');
+            if (arg.startsWith("--") && eq > 0) {
+                name = arg.substring(0, eq);
+                value = arg.substring(eq + 1);
+            }
+            if (name.equals("--help") || name.equals("-h")) {
+                return new Help(help());
+            }
+            Option opt = OPTIONS.get(name);
+            if (opt == null) {
+                throw new ConfigException("unknown " + (arg.startsWith("-") ? "flag " : "argument ") + arg + " (see --help)");
+            }
+            if (opt.takesValue() && value == null) {
+                if (i + 1 >= args.size()) {
+                    throw new ConfigException(name + " needs a value: " + name + " " + opt.arg());
+                }
+                value = args.get(++i);
+            } else if (!opt.takesValue() && value != null) {
+                throw new ConfigException(name + " takes no value");
+            }
+            opt.setter().set(b, name, value);
+        }
+        if (b.module == null || b.module.isBlank()) {
+            throw new ConfigException("--module is required, e.g. --module myapp:application (see --help)");
+        }
+        if (b.listeners.isEmpty()) {
+            b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.HTTP, "--http", Config.DEFAULT_HTTP));
+        }
+        if (b.python != null && b.venv != null) {
+            throw new ConfigException("give --python or --venv, not both");
+        }
+        return new Run(new Config(b.module, b.listeners, 1, b.threads, b.chdir, b.pythonPaths, b.python, b.venv,
+                b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
+                b.gracefulTimeout, b.accessLog, b.jvmArgs));
+    }
+
+    /** The text of {@code --help}: every flag, its value and its default. */
+    public static String help() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("usage: java -jar bridge.jar --module MOD[:APP] [--http HOST:PORT] [flags]\n\n");
+        sb.append("Serves a Python WSGI app (PEP 3333) with CPython embedded through Jep.\n\nflags:\n");
+        for (Map.Entry<String, Option> e : OPTIONS.entrySet()) {
+            Option o = e.getValue();
+            String left = "  " + e.getKey() + (o.takesValue() ? " " + o.arg() : "");
+            sb.append(String.format("%-32s %s%n", left, o.help()));
+            if (o.defaultText() != null) {
+                sb.append(String.format("%-32s (default: %s)%n", "", o.defaultText()));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static int intIn(String flag, String value, int min, int max) throws ConfigException {
+        return (int) longIn(flag, value, min, max);
+    }
+
+    private static long longIn(String flag, String value, long min, long max) throws ConfigException {
+        long n;
+        try {
+            n = Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            throw new ConfigException(flag + " " + value + ": expected a whole number");
+        }
+        if (n < min || n > max) {
+            throw new ConfigException(flag + " " + value + ": must be between " + min + " and " + max);
+        }
+        return n;
+    }
+}

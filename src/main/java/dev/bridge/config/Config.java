@@ -1,0 +1,84 @@
+package dev.bridge.config;
+
+import java.util.List;
+
+/**
+ * The whole configuration, immutable and validated at load ({@link CommandLine#parse}).
+ *
+ * <p>Units are in the names' Javadoc; defaults are the named constants below.
+ *
+ * @param module          WSGI app spec: {@code pkg.mod:callable}, {@code mod} or {@code path/file.py:callable}
+ * @param listeners       HTTP and uwsgi listeners, in command-line order
+ * @param workers         worker processes
+ * @param threads         Python threads (each with its own interpreter) per worker
+ * @param chdir           directory the worker changes to before loading the app, or null
+ * @param pythonPaths     directories put in front of {@code sys.path}
+ * @param python          explicit Python executable ({@code --python}), or null
+ * @param venv            explicit virtualenv directory ({@code --venv}), or null
+ * @param limitBody       largest request body accepted, in bytes; 0 = no limit
+ * @param maxHeaderSize   largest request header block, in bytes
+ * @param spillThreshold  request bodies larger than this many bytes go to a temp file, not memory
+ * @param headerTimeout   seconds a client has to send a whole request once it started one
+ * @param keepaliveTimeout seconds an idle keep-alive connection is kept open
+ * @param gracefulTimeout seconds in-flight requests get to finish on a graceful stop
+ * @param accessLog       whether one line per request is logged
+ * @param jvmArgs         JVM flags for worker processes (replace the defaults)
+ */
+public record Config(
+        String module,
+        List<ListenAddress> listeners,
+        int workers,
+        int threads,
+        String chdir,
+        List<String> pythonPaths,
+        String python,
+        String venv,
+        long limitBody,
+        int maxHeaderSize,
+        long spillThreshold,
+        int headerTimeout,
+        int keepaliveTimeout,
+        int gracefulTimeout,
+        boolean accessLog,
+        List<String> jvmArgs) {
+
+    /** Listener used when none is given: gunicorn's default. */
+    public static final String DEFAULT_HTTP = "127.0.0.1:8000";
+    /** Python threads per worker. */
+    public static final int DEFAULT_THREADS = 1;
+    /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */
+    public static final int MAX_REQUEST_LINE = 8192;
+    /** Largest header block, in bytes (larger: 431). nginx's large_client_header_buffers allow 32 KiB. */
+    public static final int DEFAULT_MAX_HEADER_SIZE = 64 * 1024;
+    /** Bodies above this many bytes are spilled to a temp file (1 MiB). */
+    public static final long DEFAULT_SPILL_THRESHOLD = 1024 * 1024;
+    /** Seconds to receive a whole request (head and body) once it began: slow clients get closed. */
+    public static final int DEFAULT_HEADER_TIMEOUT = 30;
+    /** Idle keep-alive timeout in seconds: longer than the 60 s of common proxies, so the proxy closes first. */
+    public static final int DEFAULT_KEEPALIVE_TIMEOUT = 75;
+    /** Seconds in-flight requests get on a graceful stop (SIGTERM). */
+    public static final int DEFAULT_GRACEFUL_TIMEOUT = 30;
+    /**
+     * Worker JVM flags: a small heap, Serial GC and C1 only. The app's Python dominates a worker's time
+     * and memory; these halve a worker's footprint against the JVM defaults (see design notes).
+     */
+    public static final List<String> DEFAULT_JVM_ARGS = List.of(
+            "-Xmx64m", "-Xss512k", "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m");
+
+    public Config {
+        listeners = List.copyOf(listeners);
+        pythonPaths = List.copyOf(pythonPaths);
+        jvmArgs = List.copyOf(jvmArgs);
+    }
+
+    /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */
+    public boolean multithread() {
+        return threads > 1;
+    }
+
+    /** True when more than one process serves the app (wsgi.multiprocess). */
+    public boolean multiprocess() {
+        return workers > 1;
+    }
+}

@@ -1,0 +1,626 @@
+package dev.bridge.http;
+
+import dev.bridge.config.Config;
+import dev.bridge.transport.WorkerChannels;
+import dev.bridge.wsgi.AppResponseHead;
+import dev.bridge.wsgi.RequestBody;
+import dev.bridge.wsgi.WsgiExchange;
+import dev.bridge.wsgi.WsgiRequest;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.Logger;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One HTTP/1.1 connection: receives requests (bodies buffered, spilled to disk when large), hands them
+ * to Python one at a time, answers pipelined requests in order, frames responses, keeps the connection
+ * alive or closes it gracefully, and enforces the request and keep-alive timeouts.
+ *
+ * <p>Runs on the worker's event loop only; Python threads reach it through {@link Responder}, whose
+ * methods {@link WsgiExchange} calls on the event loop.
+ */
+final class HttpConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection {
+
+    /** Pipelined requests queued on one connection beyond which it stops reading. */
+    static final int PIPELINE_LIMIT = 16;
+    /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
+    static final int LINGER_SECONDS = 2;
+
+    private final Config config;
+    private final WorkerChannels channels;
+    private final ResponseEncoder encoder;
+    private final Logger log;
+    private ChannelHandlerContext ctx;
+
+    /** The request whose head arrived and whose body is still coming, or null. */
+    private Incoming receiving;
+    /** Complete requests waiting for the one in Python to be answered (pipelining). */
+    private final ArrayDeque<Incoming> queued = new ArrayDeque<>();
+    /** The request being served, or null. */
+    private Responder active;
+    /** Input is being discarded: after an error, or once we decided to close. */
+    private boolean closing;
+    private boolean draining;
+    /** When bytes of a not-yet-complete request first arrived (System.nanoTime), or 0. */
+    private long requestStartedAt;
+    /** When the connection last became idle (System.nanoTime), or 0 while it is busy. */
+    private long idleSince = System.nanoTime();
+
+    HttpConnection(Config config, WorkerChannels channels, ResponseEncoder encoder, Logger log) {
+        this.config = config;
+        this.channels = channels;
+        this.encoder = encoder;
+        this.log = log;
+    }
+
+    /** A handler to put before the decoder: notes when a request starts arriving, for the request timeout. */
+    ChannelInboundHandlerAdapter readMarker() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext c, Object msg) {
+                if (requestStartedAt == 0 && !closing) {
+                    requestStartedAt = System.nanoTime();
+                }
+                c.fireChannelRead(msg);
+            }
+        };
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        channels.register(this);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        channels.unregister(this);
+        if (receiving != null) {
+            receiving.body.release();
+            receiving = null;
+        }
+        for (Incoming q : queued) {
+            q.release();
+        }
+        queued.clear();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof IOException)) {
+            log.warn("connection error from " + ctx.channel().remoteAddress() + ": " + cause);
+        }
+        ctx.close();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            if (closing) {
+                return;
+            }
+            if (msg instanceof HttpRequest req) {
+                onHead(req);
+            }
+            if (msg instanceof HttpContent content && receiving != null) {
+                onContent(content);
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onHead(HttpRequest req) {
+        DecoderResult result = req.decoderResult();
+        if (result.isFailure()) {
+            reject(statusFor(result.cause()), result.cause().getMessage());
+            return;
+        }
+        HttpVersion version = req.protocolVersion();
+        if (version.majorVersion() != 1 || version.minorVersion() > 1) {
+            reject(505, "HTTP version " + version + " not supported");
+            return;
+        }
+        String te = req.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
+        if (te != null && !HttpUtil.isTransferEncodingChunked(req)) {
+            reject(501, "unsupported Transfer-Encoding: " + te);
+            return;
+        }
+        long length = te != null ? -1 : contentLength(req);
+        if (length == -2) {
+            reject(400, "bad Content-Length");
+            return;
+        }
+        if (config.limitBody() > 0 && length > config.limitBody()) {
+            reject(413, "body of " + length + " bytes over --limit-body " + config.limitBody());
+            return;
+        }
+        String expect = req.headers().get(HttpHeaderNames.EXPECT);
+        if (expect != null) {
+            if (!expect.equalsIgnoreCase(HttpHeaderValues.CONTINUE.toString())) {
+                reject(417, "unsupported Expect: " + expect);
+                return;
+            }
+            if (version == HttpVersion.HTTP_1_1 && length != 0) {
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(CONTINUE));
+            }
+        }
+        String target = req.uri();
+        if (!target.startsWith("/") && !target.equals("*") && !target.regionMatches(true, 0, "http", 0, 4)) {
+            reject(400, "bad request target");
+            return;
+        }
+        receiving = new Incoming(req, new RequestBody(ctx.alloc(), config.spillThreshold(), length));
+    }
+
+    private static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+
+    /** The Content-Length of a request without Transfer-Encoding: 0 if absent, -2 if malformed. */
+    private static long contentLength(HttpRequest req) {
+        String v = req.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        if (v == null) {
+            return 0;
+        }
+        try {
+            long n = Long.parseLong(v.trim());
+            return n < 0 ? -2 : n;
+        } catch (NumberFormatException e) {
+            return -2;
+        }
+    }
+
+    private void onContent(HttpContent content) {
+        if (content.decoderResult().isFailure()) {
+            Throwable cause = content.decoderResult().cause();
+            reject(statusFor(cause), cause.getMessage());
+            return;
+        }
+        Incoming in = receiving;
+        try {
+            in.body.append(content.content());
+        } catch (IOException e) {
+            log.error("cannot store a request body: " + e.getMessage());
+            reject(500, "cannot store the request body");
+            return;
+        }
+        if (config.limitBody() > 0 && in.body.size() > config.limitBody()) {
+            reject(413, "body over --limit-body " + config.limitBody());
+            return;
+        }
+        if (content instanceof LastHttpContent) {
+            receiving = null;
+            requestStartedAt = 0;
+            if (active == null) {
+                dispatch(in);
+            } else {
+                queued.add(in);
+                if (queued.size() >= PIPELINE_LIMIT) {
+                    ctx.channel().config().setAutoRead(false);
+                }
+            }
+        }
+    }
+
+    private static int statusFor(Throwable cause) {
+        if (cause instanceof TooLongHttpLineException) {
+            return 414;
+        }
+        if (cause instanceof TooLongHttpHeaderException) {
+            return 431;
+        }
+        if (cause instanceof TooLongFrameException) {
+            return 431;
+        }
+        return 400;
+    }
+
+    /** Answers a request we will not serve with an error and closes: after the response in flight, if any. */
+    private void reject(int status, String why) {
+        if (receiving != null) {
+            receiving.body.release();
+            receiving = null;
+        }
+        closing = true;
+        requestStartedAt = 0;
+        log.info("rejected request from " + ctx.channel().remoteAddress() + ": " + status + " " + why);
+        Incoming error = Incoming.error(status);
+        if (active == null) {
+            writeError(error.errorStatus);
+        } else {
+            queued.add(error);
+        }
+    }
+
+    private void writeError(int status) {
+        String reason = reason(status);
+        AppResponseHead head = AppResponseHead.error(status, reason);
+        byte[] body = (status + " " + reason + "\n").getBytes(StandardCharsets.US_ASCII);
+        ByteBuf buf = encoder.head(ctx.alloc(), head, false, ResponseEncoder.Framing.LENGTH, body.length, false, body.length);
+        buf.writeBytes(body);
+        ctx.writeAndFlush(buf).addListener(f -> closeGracefully());
+    }
+
+    static String reason(int status) {
+        return switch (status) {
+            case 400 -> "Bad Request";
+            case 408 -> "Request Timeout";
+            case 413 -> "Content Too Large";
+            case 414 -> "URI Too Long";
+            case 417 -> "Expectation Failed";
+            case 431 -> "Request Header Fields Too Large";
+            case 500 -> "Internal Server Error";
+            case 501 -> "Not Implemented";
+            case 505 -> "HTTP Version Not Supported";
+            default -> "Error";
+        };
+    }
+
+    private void dispatch(Incoming in) {
+        String environ = HttpEnviron.build(in.head, in.body.size(), ctx.channel());
+        if (environ == null) {
+            in.release();
+            closing = true;
+            writeError(400);
+            return;
+        }
+        idleSince = 0;
+        boolean http10 = in.head.protocolVersion() == HttpVersion.HTTP_1_0;
+        String summary = in.head.method().name() + " " + in.head.uri() + " " + in.head.protocolVersion().text();
+        WsgiRequest request = new WsgiRequest(environ, in.body, summary, System.nanoTime());
+        Responder responder = new Responder(request, in.head.method().equals(HttpMethod.HEAD), http10,
+                HttpUtil.isKeepAlive(in.head));
+        active = responder;
+        channels.dispatch(new WsgiExchange(request, responder, ctx.channel().eventLoop(), log));
+    }
+
+    /** The response in flight is fully written. */
+    private void responseDone(Responder r, boolean keepAlive) {
+        if (active != r) {
+            return;
+        }
+        active = null;
+        r.request.body().release();
+        if (!keepAlive || draining) {
+            closing = true;
+        }
+        if (closing && queued.isEmpty()) {
+            closeGracefully();
+            return;
+        }
+        Incoming next = queued.poll();
+        if (next == null) {
+            idleSince = System.nanoTime();
+            return;
+        }
+        if (!ctx.channel().config().isAutoRead() && queued.size() < PIPELINE_LIMIT) {
+            ctx.channel().config().setAutoRead(true);
+        }
+        if (next.errorStatus != 0) {
+            writeError(next.errorStatus);
+        } else if (closing) {
+            next.release();
+            closeGracefully();
+        } else {
+            dispatch(next);
+        }
+    }
+
+    /**
+     * Closes without losing what was sent: half-close our side (FIN after the last response), discard
+     * what the client still sends, close on its FIN or after {@value #LINGER_SECONDS} s. Closing with
+     * unread input at once would send a RST, which can destroy the response before the client reads it.
+     */
+    private void closeGracefully() {
+        closing = true;
+        var ch = ctx.channel();
+        if (!ch.isActive()) {
+            return;
+        }
+        ch.config().setAutoRead(true);
+        if (ch instanceof DuplexChannel duplex) {
+            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(
+                    () -> { ch.close(); }, LINGER_SECONDS, TimeUnit.SECONDS));
+        } else {
+            ch.close();
+        }
+    }
+
+    /** Cuts the connection with a RST: the client must not take a truncated response for a whole one. */
+    private void abortConnection() {
+        closing = true;
+        var ch = ctx.channel();
+        if (ch.isActive()) {
+            ch.config().setOption(ChannelOption.SO_LINGER, 0);
+            ch.close();
+        }
+    }
+
+    @Override
+    public void sweep(long now) {
+        if (requestStartedAt != 0 && now - requestStartedAt > TimeUnit.SECONDS.toNanos(config.headerTimeout())) {
+            requestStartedAt = 0;
+            if (active == null && !closing) {
+                log.info("request from " + ctx.channel().remoteAddress() + " not received within "
+                        + config.headerTimeout() + " s: closing");
+                closing = true;
+                if (receiving != null) {
+                    receiving.body.release();
+                    receiving = null;
+                }
+                writeError(408);
+            } else if (closing) {
+                ctx.close();
+            }
+            return;
+        }
+        if (idleSince != 0 && active == null && receiving == null
+                && now - idleSince > TimeUnit.SECONDS.toNanos(config.keepaliveTimeout())) {
+            idleSince = 0;
+            closeGracefully();
+        }
+    }
+
+    @Override
+    public void drain() {
+        draining = true;
+        if (active == null && receiving == null && queued.isEmpty()) {
+            closeGracefully();
+        }
+    }
+
+    /** A request received (or an error to answer in its place, when errorStatus != 0). */
+    private static final class Incoming {
+        final HttpRequest head;
+        final RequestBody body;
+        final int errorStatus;
+
+        Incoming(HttpRequest head, RequestBody body) {
+            this(head, body, 0);
+        }
+
+        private Incoming(HttpRequest head, RequestBody body, int errorStatus) {
+            this.head = head;
+            this.body = body;
+            this.errorStatus = errorStatus;
+        }
+
+        static Incoming error(int status) {
+            return new Incoming(null, null, status);
+        }
+
+        void release() {
+            if (body != null) {
+                body.release();
+            }
+        }
+    }
+
+    /**
+     * The response side of one request: framing, keep-alive decision, access log. Event loop only; a
+     * responder whose connection moved on (closed, aborted) ignores calls.
+     */
+    private final class Responder implements dev.bridge.wsgi.ResponseSink {
+        final WsgiRequest request;
+        final boolean headRequest;
+        final boolean http10;
+        boolean keepAlive;
+        ResponseEncoder.Framing framing;
+        long declaredLength = -1;
+        long sent;
+        int status;
+        boolean finished;
+
+        Responder(WsgiRequest request, boolean headRequest, boolean http10, boolean keepAlive) {
+            this.request = request;
+            this.headRequest = headRequest;
+            this.http10 = http10;
+            this.keepAlive = keepAlive;
+        }
+
+        private boolean current() {
+            return active == this && !finished;
+        }
+
+        @Override
+        public void full(AppResponseHead head, byte[] body) {
+            if (!current()) {
+                return;
+            }
+            status = head.code();
+            boolean noBody = headRequest || head.bodyForbidden();
+            long length = head.contentLength() >= 0 ? head.contentLength() : body.length;
+            int bodyBytes = noBody ? 0 : (int) Math.min(length, body.length);
+            if (!noBody && head.contentLength() >= 0 && head.contentLength() != body.length) {
+                log.error("the app declared Content-Length " + head.contentLength() + " but sent "
+                        + body.length + " bytes for " + request.summary());
+                keepAlive = false;
+            }
+            ResponseEncoder.Framing f = noBody && head.contentLength() < 0 && (body.length == 0 || head.bodyForbidden())
+                    ? ResponseEncoder.Framing.NONE : ResponseEncoder.Framing.LENGTH;
+            keepAlive &= !head.close() && !draining;
+            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, f, length, keepAlive, bodyBytes);
+            buf.writeBytes(body, 0, bodyBytes);
+            sent = bodyBytes;
+            finish(ctx.writeAndFlush(buf));
+        }
+
+        @Override
+        public ChannelFuture start(AppResponseHead head, byte[] first) {
+            if (!current()) {
+                return ctx.newFailedFuture(new IOException("connection gone"));
+            }
+            status = head.code();
+            declaredLength = head.contentLength();
+            if (headRequest || head.bodyForbidden()) {
+                framing = ResponseEncoder.Framing.NONE;
+            } else if (declaredLength >= 0) {
+                framing = ResponseEncoder.Framing.LENGTH;
+            } else if (!http10) {
+                framing = ResponseEncoder.Framing.CHUNKED;
+            } else {
+                framing = ResponseEncoder.Framing.CLOSE;
+                keepAlive = false;
+            }
+            keepAlive &= !head.close() && !draining;
+            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, framing, declaredLength, keepAlive, first.length + 16);
+            writeBody(buf, first);
+            return ctx.writeAndFlush(buf);
+        }
+
+        @Override
+        public ChannelFuture chunk(byte[] data) {
+            if (!current()) {
+                return ctx.newFailedFuture(new IOException("connection gone"));
+            }
+            ByteBuf buf = ctx.alloc().buffer(data.length + 16);
+            writeBody(buf, data);
+            return ctx.writeAndFlush(buf);
+        }
+
+        private void writeBody(ByteBuf buf, byte[] data) {
+            int n = data.length;
+            switch (framing) {
+                case NONE -> n = 0;
+                case LENGTH -> {
+                    if (sent + n > declaredLength) {
+                        n = (int) Math.max(0, declaredLength - sent);
+                        log.error("the app sent more than its Content-Length " + declaredLength + " for "
+                                + request.summary() + ": the excess is dropped");
+                        keepAlive = false;
+                    }
+                    buf.writeBytes(data, 0, n);
+                }
+                case CHUNKED -> {
+                    if (n > 0) {
+                        ResponseEncoder.chunk(buf, data, n);
+                    }
+                }
+                case CLOSE -> buf.writeBytes(data, 0, n);
+            }
+            sent += n;
+        }
+
+        @Override
+        public void end() {
+            if (!current()) {
+                return;
+            }
+            if (framing == ResponseEncoder.Framing.LENGTH && sent < declaredLength) {
+                abort("the app sent " + sent + " of its declared Content-Length " + declaredLength + " bytes");
+                return;
+            }
+            ByteBuf buf = Unpooled.EMPTY_BUFFER;
+            if (framing == ResponseEncoder.Framing.CHUNKED) {
+                buf = ctx.alloc().buffer(5);
+                ResponseEncoder.lastChunk(buf);
+            }
+            finish(ctx.writeAndFlush(buf));
+        }
+
+        @Override
+        public void sendfile(AppResponseHead head, FileChannel file, long offset, long count) {
+            if (!current()) {
+                closeQuietly(file);
+                return;
+            }
+            status = head.code();
+            boolean noBody = headRequest || head.bodyForbidden();
+            long length = head.contentLength() >= 0 ? Math.min(head.contentLength(), count) : count;
+            if (head.contentLength() > count) {
+                log.error("the app declared Content-Length " + head.contentLength() + " for a file of "
+                        + count + " bytes for " + request.summary());
+            }
+            keepAlive &= !head.close() && !draining && !(head.contentLength() > count);
+            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, ResponseEncoder.Framing.LENGTH,
+                    length, keepAlive, 0);
+            if (noBody || length == 0) {
+                closeQuietly(file);
+                finish(ctx.writeAndFlush(buf));
+                return;
+            }
+            ctx.write(buf);
+            sent = length;
+            finish(ctx.writeAndFlush(new DefaultFileRegion(file, offset, length)));
+        }
+
+        @Override
+        public void abort(String why) {
+            if (!current()) {
+                return;
+            }
+            finished = true;
+            log.error("aborting the response to " + request.summary() + ": " + why);
+            accessLog(status == 0 ? 500 : status);
+            abortConnection();
+            active = null;
+            request.body().release();
+        }
+
+        @Override
+        public void pythonDone() {
+            channels.pythonDone();
+        }
+
+        private void finish(ChannelFuture written) {
+            finished = true;
+            boolean keep = keepAlive;
+            written.addListener((ChannelFutureListener) f -> {
+                accessLog(status);
+                if (f.isSuccess()) {
+                    responseDone(this, keep);
+                } else {
+                    active = null;
+                    request.body().release();
+                    ctx.close();
+                }
+            });
+        }
+
+        private void accessLog(int code) {
+            if (config.accessLog()) {
+                double ms = (System.nanoTime() - request.startNanos()) / 1e6;
+                log.info(String.format("%s \"%s\" %d %d %.2fms", HttpEnviron.client(ctx.channel()),
+                        request.summary(), code, sent, ms));
+            }
+        }
+    }
+
+    private static void closeQuietly(FileChannel file) {
+        try {
+            file.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.bridge.master;
+
+import dev.bridge.config.Config;
+import dev.bridge.python.PythonRuntime;
+
+import java.io.File;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The command line and environment of a worker JVM: this JVM's {@code java}, the worker JVM flags, a class
+ * path of our jar plus the jar of the chosen Python's Jep (so Java and native parts of Jep always match),
+ * and the probe's findings as system properties. Used by the launcher; runs on the launcher's main thread.
+ */
+public final class WorkerCommand {
+
+    /** The role argument that makes {@link dev.bridge.Main} run a worker. */
+    public static final String WORKER_ROLE = "worker";
+
+    private WorkerCommand() {}
+
+    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs) {
+        List<String> argv = new ArrayList<>();
+        argv.add(javaExecutable());
+        argv.addAll(config.jvmArgs());
+        argv.addAll(python.toJvmFlags());
+        argv.add("-cp");
+        argv.add(ownJar() + File.pathSeparator + python.jepJar());
+        argv.add(dev.bridge.Main.class.getName());
+        argv.add(WORKER_ROLE);
+        argv.addAll(userArgs);
+        return argv;
+    }
+
+    /** The launcher's environment, passed on unchanged: the app sees the variables the user set. */
+    public static Map<String, String> environment(Map<String, String> launcherEnv) {
+        return new TreeMap<>(launcherEnv);
+    }
+
+    static String javaExecutable() {
+        return ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    }
+
+    static String ownJar() {
+        try {
+            return Path.of(WorkerCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (Exception e) {
+            return System.getProperty("java.class.path");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.bridge.python;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the launcher learnt about the chosen Python with one probe, handed to workers as system properties
+ * so they need not probe again.
+ *
+ * @param executable   the Python executable that was probed
+ * @param version      its version, e.g. {@code 3.11.7}
+ * @param sysPath      its {@code sys.path} (without the script directory), which the embedded interpreter takes over
+ * @param sitePackages its site-packages directories (a virtualenv's first), added with {@code site.addsitedir}
+ * @param jepJar       Jep's jar, from the same site-packages as the native library
+ * @param jepLibrary   Jep's native library
+ * @param jepVersion   Jep's version
+ */
+public record PythonRuntime(String executable, String version, List<String> sysPath, List<String> sitePackages,
+                            String jepJar, String jepLibrary, String jepVersion) {
+
+    private static final String PREFIX = "bridge.python.";
+
+    public PythonRuntime {
+        sysPath = List.copyOf(sysPath);
+        sitePackages = List.copyOf(sitePackages);
+    }
+
+    /** As {@code -D} flags for a worker's command line. */
+    public List<String> toJvmFlags() {
+        return List.of(
+                "-D" + PREFIX + "executable=" + executable,
+                "-D" + PREFIX + "version=" + version,
+                "-D" + PREFIX + "sysPath=" + String.join(java.io.File.pathSeparator, sysPath),
+                "-D" + PREFIX + "sitePackages=" + String.join(java.io.File.pathSeparator, sitePackages),
+                "-D" + PREFIX + "jepJar=" + jepJar,
+                "-D" + PREFIX + "jepLibrary=" + jepLibrary,
+                "-D" + PREFIX + "jepVersion=" + jepVersion);
+    }
+
+    /** Reads what {@link #toJvmFlags()} wrote; null when this JVM was not started by a launcher. */
+    public static PythonRuntime fromSystemProperties(Map<Object, Object> props) {
+        String exe = (String) props.get(PREFIX + "executable");
+        if (exe == null) {
+            return null;
+        }
+        return new PythonRuntime(exe, (String) props.get(PREFIX + "version"),
+                paths((String) props.get(PREFIX + "sysPath")), paths((String) props.get(PREFIX + "sitePackages")),
+                (String) props.get(PREFIX + "jepJar"), (String) props.get(PREFIX + "jepLibrary"),
+                (String) props.get(PREFIX + "jepVersion"));
+    }
+
+    private static List<String> paths(String joined) {
+        return joined == null || joined.isEmpty() ? List.of() : List.of(joined.split(java.io.File.pathSeparator));
+    }
+}

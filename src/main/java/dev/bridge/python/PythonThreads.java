@@ -1,0 +1,156 @@
+package dev.bridge.python;
+
+import dev.bridge.Log;
+import dev.bridge.config.Config;
+import dev.bridge.wsgi.WsgiExchange;
+import jep.JepConfig;
+import jep.JepException;
+import jep.MainInterpreter;
+import jep.SharedInterpreter;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * The Python threads of a worker. Each is a platform thread that owns one Jep {@link SharedInterpreter}
+ * (interpreters are thread-bound: any call from another thread fails), loads the shim, then takes requests
+ * from one shared queue. The first thread boots Python and imports the app; the others start after it.
+ *
+ * <p>{@link #submit} may be called from any thread (the event loop does); everything else runs on the
+ * Python threads or, for {@link #start} and {@link #stop}, on the worker's main thread.
+ */
+public final class PythonThreads {
+
+    /** Raised by {@link #start} when the app cannot be loaded; the message is one line, the traceback is logged. */
+    public static final class AppLoadException extends Exception {
+        public AppLoadException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private static final WsgiExchange STOP = new WsgiExchange(null, null, null, null);
+
+    private final Config config;
+    private final PythonRuntime runtime;
+    private final BlockingQueue<WsgiExchange> queue = new LinkedBlockingQueue<>();
+    private final List<Thread> threads = new ArrayList<>();
+
+    public PythonThreads(Config config, PythonRuntime runtime) {
+        this.config = config;
+        this.runtime = runtime;
+    }
+
+    /**
+     * Initialises CPython, loads the app on the first thread and starts every thread.
+     *
+     * @throws AppLoadException the app could not be loaded (its traceback is in the log)
+     * @throws JepException     Jep itself failed (e.g. its native library cannot be loaded)
+     */
+    public void start() throws AppLoadException, JepException {
+        MainInterpreter.setJepLibraryPath(runtime.jepLibrary());
+        // Jep imports its own Python package while it creates the first interpreter: it must be on the path.
+        SharedInterpreter.setConfig(new JepConfig().addIncludePaths(runtime.sitePackages().toArray(String[]::new)));
+        for (int i = 0; i < config.threads(); i++) {
+            CompletableFuture<String> booted = new CompletableFuture<>();
+            boolean first = i == 0;
+            Thread t = new Thread(() -> serve(first, booted), "python-" + i);
+            threads.add(t);
+            t.start();
+            String error;
+            try {
+                error = booted.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new JepException("interrupted while starting Python");
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof JepException je ? je : new JepException(e.getCause());
+            }
+            if (error != null) {
+                throw new AppLoadException(error);
+            }
+        }
+    }
+
+    /** Queues a request for the next free Python thread. Any thread. */
+    public void submit(WsgiExchange exchange) {
+        queue.add(exchange);
+    }
+
+    /** Lets each thread finish its current request, then ends it. Main thread. */
+    public void stop(long timeoutMillis) throws InterruptedException {
+        for (int i = 0; i < threads.size(); i++) {
+            queue.add(STOP);
+        }
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        for (Thread t : threads) {
+            t.join(Math.max(1, deadline - System.currentTimeMillis()));
+        }
+    }
+
+    private void serve(boolean first, CompletableFuture<String> booted) {
+        try (SharedInterpreter interp = new SharedInterpreter()) {
+            if (first) {
+                interp.set("_bridge_shim_source", shimSource());
+                interp.exec("""
+                        import sys, types
+                        _m = types.ModuleType('bridge_wsgi')
+                        _m.__file__ = 'bridge_wsgi.py'
+                        exec(compile(_bridge_shim_source, 'bridge_wsgi.py', 'exec'), _m.__dict__)
+                        sys.modules['bridge_wsgi'] = _m
+                        del _m, _bridge_shim_source
+                        """);
+                interp.exec("from bridge_wsgi import boot as _bridge_boot");
+                String error = (String) interp.invoke("_bridge_boot", bootSettings());
+                if (error != null) {
+                    booted.complete(error);
+                    return;
+                }
+            }
+            interp.exec("from bridge_wsgi import handle");
+            booted.complete(null);
+            while (true) {
+                WsgiExchange exchange = queue.take();
+                if (exchange == STOP) {
+                    return;
+                }
+                exchange.run(interp);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable e) {
+            if (!booted.completeExceptionally(e)) {
+                Log.get().error("Python thread " + Thread.currentThread().getName() + " failed", e);
+            }
+        }
+    }
+
+    private String bootSettings() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("tag=").append(Log.tag()).append('\n');
+        sb.append("module=").append(config.module()).append('\n');
+        sb.append("chdir=").append(config.chdir() == null ? "" : config.chdir()).append('\n');
+        sb.append("pythonpath=").append(String.join(File.pathSeparator, config.pythonPaths())).append('\n');
+        sb.append("sys_path=").append(String.join(File.pathSeparator, runtime.sysPath())).append('\n');
+        sb.append("site_packages=").append(String.join(File.pathSeparator, runtime.sitePackages())).append('\n');
+        sb.append("multithread=").append(config.multithread() ? 1 : 0).append('\n');
+        sb.append("multiprocess=").append(config.multiprocess() ? 1 : 0).append('\n');
+        return sb.toString();
+    }
+
+    private static String shimSource() throws IOException {
+        try (InputStream in = PythonThreads.class.getResourceAsStream("/python/bridge_wsgi.py")) {
+            if (in == null) {
+                throw new IOException("bridge_wsgi.py missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+package dev.bridge.wsgi;
+
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.EventLoop;
+import jep.Interpreter;
+import org.slf4j.Logger;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One request on its way through Python. {@link #run} is called on a Python thread, which calls the shim's
+ * {@code handle()}; the shim calls back {@link #send}, {@link #write} and {@link #sendfile} (also on that
+ * thread) when the app streams. Everything that touches the connection is handed to the event loop, into
+ * the request's {@link ResponseSink}.
+ *
+ * <p>Streaming has flow control: a Python thread that has more than {@value #HIGH_WATER} bytes not yet
+ * written to the socket waits, and gives up (the client is cut off) after {@value #WRITE_STALL_SECONDS} s
+ * without progress.
+ */
+public final class WsgiExchange {
+
+    /** Bytes queued for the socket above which a streaming app waits. */
+    static final long HIGH_WATER = 1 << 20;
+    /** Seconds a streaming write may wait for the client to read before the connection is cut. */
+    static final long WRITE_STALL_SECONDS = 60;
+
+    private static final int FULL = 0;
+    private static final int STREAMED = 1;
+    private static final byte[] ERROR_BODY = "Internal Server Error\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final WsgiRequest request;
+    private final ResponseSink sink;
+    private final EventLoop loop;
+    private final Logger log;
+    private final Object lock = new Object();
+    private long pending;
+    private boolean broken;
+    private boolean started;
+
+    public WsgiExchange(WsgiRequest request, ResponseSink sink, EventLoop loop, Logger log) {
+        this.request = request;
+        this.sink = sink;
+        this.loop = loop;
+        this.log = log;
+    }
+
+    /** Serves the request with the interpreter of the calling Python thread. */
+    public void run(Interpreter interp) {
+        try {
+            Object result = interp.invoke("handle", request.environ(), request.body().forPython(), this);
+            finish((List<?>) result);
+        } catch (Throwable e) {
+            log.error("internal error serving " + request.summary(), e);
+            if (started) {
+                loop.execute(() -> sink.abort("internal error"));
+            } else {
+                loop.execute(() -> sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY));
+            }
+        } finally {
+            loop.execute(sink::pythonDone);
+        }
+    }
+
+    private void finish(List<?> result) {
+        int kind = ((Number) result.get(0)).intValue();
+        if (kind == FULL) {
+            AppResponseHead head;
+            try {
+                head = AppResponseHead.parse((String) result.get(1), (String) result.get(2),
+                        ((Number) result.get(3)).intValue());
+            } catch (IllegalArgumentException e) {
+                log.error("bad response from the app for " + request.summary() + ": " + e.getMessage());
+                loop.execute(() -> sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY));
+                return;
+            }
+            byte[] body = (byte[]) result.get(4);
+            loop.execute(() -> sink.full(head, body));
+        } else if (kind == STREAMED) {
+            loop.execute(sink::end);
+        } else {
+            loop.execute(() -> sink.abort("the app failed after the response had begun"));
+        }
+    }
+
+    /** Called by the shim with the first non-empty chunk: commits the head. */
+    public void send(String status, String headers, int count, byte[] data) throws IOException {
+        AppResponseHead head = AppResponseHead.parse(status, headers, count);
+        reserve(data.length);
+        started = true;
+        loop.execute(() -> track(sink.start(head, data), data.length));
+    }
+
+    /** Called by the shim for each further chunk; blocks while the client is behind. */
+    public void write(byte[] data) throws IOException {
+        reserve(data.length);
+        loop.execute(() -> track(sink.chunk(data), data.length));
+    }
+
+    /** Called by the shim for a wsgi.file_wrapper around a regular file: sends it with sendfile(). */
+    public void sendfile(String status, String headers, int count, int fd, long offset, long length) throws IOException {
+        AppResponseHead head = AppResponseHead.parse(status, headers, count);
+        // A new open file description of the same file: the app may close its own as soon as we return.
+        FileChannel file = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ);
+        started = true;
+        loop.execute(() -> sink.sendfile(head, file, offset, length));
+    }
+
+    private void reserve(int n) throws IOException {
+        synchronized (lock) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WRITE_STALL_SECONDS);
+            while (pending > HIGH_WATER && !broken) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    broken = true;
+                    loop.execute(() -> sink.abort("the client stopped reading for " + WRITE_STALL_SECONDS + " s"));
+                    break;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(lock, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted");
+                }
+            }
+            if (broken) {
+                throw new IOException("the client connection is gone");
+            }
+            pending += n;
+        }
+    }
+
+    private void track(ChannelFuture f, int n) {
+        f.addListener(done -> {
+            synchronized (lock) {
+                pending -= n;
+                if (!done.isSuccess()) {
+                    broken = true;
+                }
+                lock.notifyAll();
+            }
+        });
+    }
+}

@@ -1,0 +1,303 @@
+"""The WSGI side of a bridge worker (PEP 3333).
+
+Runs inside the worker's embedded CPython. Java calls ``boot()`` once, then ``handle()`` once per request
+from each Python thread; everything between the request's environ and its last body byte happens here, so
+a request crosses the Java/Python boundary once on the common path (a list body), plus once per chunk when
+the app streams. The Java side is ``dev.bridge.wsgi.WsgiExchange``.
+
+What ``handle()`` returns to Java:
+    (FULL, status, headers, count, body)   the whole response; Java frames it (adds Content-Length)
+    (STREAMED,)                            already sent through exchange.send()/write(); Java ends it
+    (ABORT,)                               the app failed after the headers went out: cut the connection
+Headers travel as one string, ``name\\0value\\0name\\0value``, with their count so Java can check them.
+"""
+
+import io
+import os
+import site
+import stat
+import sys
+import time
+import traceback
+
+FULL = 0
+STREAMED = 1
+ABORT = 2
+
+_ERROR_500 = (FULL, "500 Internal Server Error", "Content-Type\0text/plain; charset=utf-8", 1,
+              b"Internal Server Error\n")
+
+_app = None
+_static_environ = {}
+_log_tag = "worker"
+
+
+class _LogStream(io.TextIOBase):
+    """Line-buffered text stream that writes each line to fd 2 in the server log's format.
+
+    Replaces sys.stdout and sys.stderr, and is wsgi.errors. Pure Python, so threads the app starts can
+    use it too (they cannot call into Java)."""
+
+    def __init__(self, kind):
+        self._kind = kind
+        self._buf = ""
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        self._buf += s
+        if "\n" in self._buf:
+            lines, _, self._buf = self._buf.rpartition("\n")
+            self._emit(lines)
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        if self._buf:
+            line, self._buf = self._buf, ""
+            self._emit(line)
+
+    def _emit(self, text):
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + ".%03d" % (int(now * 1000) % 1000)
+        prefix = "%s %s %s - " % (stamp, self._kind, _log_tag)
+        data = "".join(prefix + line + "\n" for line in text.split("\n"))
+        os.write(2, data.encode("utf-8", "backslashreplace"))
+
+
+class FileWrapper:
+    """wsgi.file_wrapper. When the app returns one around a real file, Java sends it with sendfile()."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read = self.filelike.read
+        blksize = self.blksize
+        while True:
+            data = read(blksize)
+            if not data:
+                return
+            yield data
+
+
+class _Response:
+    """start_response and write() for one request."""
+
+    __slots__ = ("exchange", "status", "headers", "sent")
+
+    def __init__(self, exchange):
+        self.exchange = exchange
+        self.status = None
+        self.headers = None
+        self.sent = False
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info is not None:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        if type(status) is not str:
+            raise TypeError("status must be a str, not %s" % type(status).__name__)
+        if type(headers) is not list:
+            raise TypeError("response headers must be a list, not %s" % type(headers).__name__)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def header_block(self):
+        try:
+            return "\0".join([n + "\0" + v for n, v in self.headers])
+        except (TypeError, ValueError):
+            for item in self.headers:
+                if type(item) is not tuple or len(item) != 2 or type(item[0]) is not str or type(item[1]) is not str:
+                    raise TypeError("each response header must be a (str, str) tuple, got %r" % (item,))
+            raise
+
+    def write(self, data):
+        if self.status is None:
+            raise AssertionError("write() called before start_response()")
+        if type(data) is not bytes:
+            data = _as_bytes(data)
+        if not data:
+            return
+        if self.sent:
+            self.exchange.write(data)
+        else:
+            self.exchange.send(self.status, self.header_block(), len(self.headers), data)
+            self.sent = True
+
+
+def _as_bytes(data):
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError("response body items must be bytes, not %s" % type(data).__name__)
+
+
+def _input(body):
+    if body is None:
+        return io.BytesIO()
+    if type(body) is str:
+        return open(body, "rb")
+    return io.BytesIO(memoryview(body))
+
+
+def handle(meta, body, exchange):
+    """Serves one request. meta is 'KEY\\0value\\0...' (the CGI part of the environ, built by Java)."""
+    parts = meta.split("\0")
+    environ = dict(zip(parts[::2], parts[1::2]))
+    environ.update(_static_environ)
+    environ["wsgi.input"] = _input(body)
+    response = _Response(exchange)
+    result = None
+    try:
+        result = _app(environ, response.start_response)
+        if not response.sent and (type(result) is list or type(result) is tuple):
+            if response.status is None:
+                raise AssertionError("the app returned without calling start_response()")
+            if len(result) == 1 and type(result[0]) is bytes:
+                data = result[0]
+            else:
+                data = b"".join([item if type(item) is bytes else _as_bytes(item) for item in result])
+            return (FULL, response.status, response.header_block(), len(response.headers), data)
+        if not response.sent and type(result) is FileWrapper and response.status is not None:
+            if _sendfile(response, result):
+                return (STREAMED,)
+        write = response.write
+        for data in result:
+            write(data)
+        if response.sent:
+            return (STREAMED,)
+        if response.status is None:
+            raise AssertionError("the app returned without calling start_response()")
+        return (FULL, response.status, response.header_block(), len(response.headers), b"")
+    except BaseException:
+        # BaseException too: SystemExit or KeyboardInterrupt raised by app code must not end the worker.
+        _log_exception("error in app handling %s %s" % (environ.get("REQUEST_METHOD"), environ.get("REQUEST_URI")))
+        return (ABORT,) if response.sent else _ERROR_500
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BaseException:
+                _log_exception("error in close() of the app's response")
+
+
+def _sendfile(response, wrapper):
+    """Hands a real file to Java for zero-copy sending; False when it is not a regular file."""
+    filelike = wrapper.filelike
+    try:
+        fd = filelike.fileno()
+        offset = filelike.tell()
+        st = os.fstat(fd)
+    except (AttributeError, OSError, io.UnsupportedOperation, ValueError):
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    size = st.st_size
+    response.exchange.sendfile(response.status, response.header_block(), len(response.headers), fd,
+                               offset, max(0, size - offset))
+    response.sent = True
+    return True
+
+
+def _log_exception(summary):
+    sys.stderr.write(summary + ":\n" + traceback.format_exc())
+    sys.stderr.flush()
+
+
+def boot(settings):
+    """Prepares the interpreter and loads the app. Returns None, or a one-line error summary after the
+    traceback has been printed to the log."""
+    global _app, _log_tag
+    s = dict(line.split("=", 1) for line in settings.split("\n") if "=" in line)
+    _log_tag = s["tag"]
+    sys.stdout = _LogStream("OUT")
+    sys.stderr = _LogStream("ERR")
+    sys.argv = ["bridge"]
+    paths = [p for p in s["sys_path"].split(os.pathsep) if p]
+    if paths:
+        sys.path[:] = paths
+    for sp in s["site_packages"].split(os.pathsep):
+        if sp:
+            site.addsitedir(sp)
+    front = [p for p in s["pythonpath"].split(os.pathsep) if p]
+    if s["chdir"]:
+        os.chdir(s["chdir"])
+        front.insert(0, os.getcwd())
+    elif "" not in sys.path:
+        front.insert(0, os.getcwd())
+    for p in reversed(front):
+        if p in sys.path:
+            sys.path.remove(p)
+        sys.path.insert(0, os.path.abspath(p))
+    _static_environ.update({
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": s["multithread"] == "1",
+        "wsgi.multiprocess": s["multiprocess"] == "1",
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+    })
+    try:
+        _app = load_app(s["module"])
+    except _AppSpecError as e:
+        sys.stderr.write("cannot load the app %s: %s\n" % (s["module"], e))
+        return str(e)
+    except BaseException as e:
+        _log_exception("cannot load the app %s" % s["module"])
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+class _AppSpecError(Exception):
+    pass
+
+
+def load_app(spec):
+    """Resolves 'pkg.mod:callable', 'mod' (then 'application', else 'app') or 'path/file.py:callable'."""
+    import importlib
+    import importlib.util
+    module_part, _, attr = spec.partition(":")
+    if module_part.endswith(".py") or "/" in module_part:
+        path = os.path.abspath(module_part)
+        if not os.path.isfile(path):
+            raise _AppSpecError("no such file: %s" % path)
+        name = os.path.splitext(os.path.basename(path))[0]
+        sys.path.insert(0, os.path.dirname(path))
+        file_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(file_spec)
+        sys.modules[name] = module
+        file_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_part)
+    names = [attr] if attr else ["application", "app"]
+    for candidate in names:
+        obj = module
+        try:
+            for part in candidate.split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        if not callable(obj):
+            raise _AppSpecError("%s:%s is not callable (it is a %s)" % (module_part, candidate, type(obj).__name__))
+        return obj
+    if attr:
+        raise _AppSpecError("module %s has no attribute %r" % (module_part, attr))
+    raise _AppSpecError("module %s has neither 'application' nor 'app'; name the callable: --module %s:NAME"
+                        % (module_part, module_part))
