@@ -1,0 +1,163 @@
+package dev.bridge.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The real server, started from target/bridge.jar as a subprocess with the project's .venv, listening on a
+ * free loopback port (it binds port 0 and logs the port it got). Integration tests talk to it over real
+ * sockets. Close it to stop it (SIGTERM, then SIGKILL after a grace period).
+ */
+public final class BridgeServer implements AutoCloseable {
+
+    private static final Pattern LISTENING = Pattern.compile("listening on http://([^ ]+):(\\d+)");
+    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(30);
+
+    private final Process process;
+    private final List<String> lines = new ArrayList<>();
+    private final CountDownLatch ready = new CountDownLatch(1);
+    private volatile int port = -1;
+
+    private BridgeServer(Process process) {
+        this.process = process;
+        Thread reader = new Thread(this::readLog, "bridge-log");
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** The project root (holds target/bridge.jar, .venv, python-samples). */
+    public static Path root() {
+        return Path.of(System.getProperty("bridge.root", ".")).toAbsolutePath();
+    }
+
+    public static Path jar() {
+        return Path.of(System.getProperty("bridge.jar", root().resolve("target/bridge.jar").toString()));
+    }
+
+    /** Directory of the Python apps used by the tests (src/test/python). */
+    public static Path testApps() {
+        return root().resolve("src/test/python");
+    }
+
+    /** Runs {@code java -jar bridge.jar --venv .venv ARGS} without waiting for anything. */
+    public static Process launch(List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar().toString()));
+        if (!args.contains("--venv") && !args.contains("--python")) {
+            cmd.add("--venv");
+            cmd.add(root().resolve(".venv").toString());
+        }
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().remove("VIRTUAL_ENV");
+        return pb.start();
+    }
+
+    /**
+     * Starts the server with the given flags plus {@code --http 127.0.0.1:0} (unless a listener is given)
+     * and waits until it serves.
+     */
+    public static BridgeServer start(String... args) throws IOException, InterruptedException {
+        List<String> all = new ArrayList<>(List.of(args));
+        if (!all.contains("--http")) {
+            all.add("--http");
+            all.add("127.0.0.1:0");
+        }
+        if (!all.contains("--chdir")) {
+            all.add("--chdir");
+            all.add(testApps().toString());
+        }
+        BridgeServer server = new BridgeServer(launch(all));
+        if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0) {
+            server.close();
+            throw new IllegalStateException("the server did not become ready; its log:\n" + server.log());
+        }
+        return server;
+    }
+
+    private void readLog() {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                synchronized (lines) {
+                    lines.add(line);
+                    lines.notifyAll();
+                }
+                Matcher m = LISTENING.matcher(line);
+                if (m.find() && port < 0) {
+                    port = Integer.parseInt(m.group(2));
+                }
+                if (line.contains(" ready: ")) {
+                    ready.countDown();
+                }
+            }
+        } catch (IOException ignored) {
+            // the process ended
+        } finally {
+            ready.countDown();
+        }
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    /** Everything the server logged so far. */
+    public String log() {
+        synchronized (lines) {
+            return String.join("\n", lines);
+        }
+    }
+
+    /** Waits until a log line contains {@code text}; returns whether it appeared in time. */
+    public boolean awaitLog(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (lines) {
+            while (lines.stream().noneMatch(l -> l.contains(text))) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) {
+                    return false;
+                }
+                lines.wait(left);
+            }
+            return true;
+        }
+    }
+
+    /** Sends SIGTERM and waits for the exit code. */
+    public int stop(Duration timeout) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            process.waitFor();
+        }
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            stop(Duration.ofSeconds(10));
+        }
+    }
+
+    /** Reads a file of the test apps directory, for tests that compare bodies with files. */
+    public static byte[] readTestApp(String name) throws IOException {
+        return Files.readAllBytes(testApps().resolve(name));
+    }
+}
