@@ -10,6 +10,7 @@ For the full list of settings and their values, see
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import os
 from pathlib import Path
 
 # Build paths inside the project like this: BASE_DIR / 'subdir'.
@@ -20,12 +21,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # See https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 
 # SECURITY WARNING: keep the secret key used in production secret!
-SECRET_KEY = 'django-insecure-o(3230ku6#&7-@jf-&j%u1dy#=6l2m-8-4+t4fbcg1c9-264bu'
+# This sample's key is public (it is in git); set DJANGO_SECRET_KEY anywhere that matters.
+SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY') or 'django-insecure-o(3230ku6#&7-@jf-&j%u1dy#=6l2m-8-4+t4fbcg1c9-264bu'
 
 # SECURITY WARNING: don't run with debug turned on in production!
-DEBUG = True
+# True for this sample (error pages with tracebacks); DJANGO_DEBUG=0 turns it off.
+DEBUG = os.environ.get('DJANGO_DEBUG', '1') != '0'
 
-ALLOWED_HOSTS = []
+ALLOWED_HOSTS = ['127.0.0.1', 'localhost']
 
 
 # Application definition
@@ -37,6 +40,7 @@ INSTALLED_APPS = [
     'django.contrib.sessions',
     'django.contrib.messages',
     'django.contrib.staticfiles',
+    'hello',
 ]
 
 MIDDLEWARE = [
@@ -115,6 +119,14 @@ USE_TZ = True
 # https://docs.djangoproject.com/en/5.2/howto/static-files/
 
 STATIC_URL = 'static/'
+
+# Where `python manage.py collectstatic` copies every app's static files (the admin's CSS and JS among
+# them). A WSGI server serves only the app, not files: with DEBUG on or off, under the bridge (as under
+# gunicorn or uWSGI) /static/... is answered by Django's URLconf, which has no route for it, so the
+# admin shows without its CSS. In production a web server in front serves this directory, e.g. nginx:
+#     location /static/ { alias /path/to/django_project/staticfiles/; }
+# (`manage.py runserver` serves static files itself while DEBUG is on; that is a development convenience.)
+STATIC_ROOT = BASE_DIR / 'staticfiles'
 
 # Default primary key field type
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-auto-field
