@@ -257,10 +257,17 @@ def boot(settings):
     try:
         _app = load_app(s["module"])
     except _AppSpecError as e:
-        sys.stderr.write("cannot load the app %s: %s\n" % (s["module"], e))
         return str(e)
     except BaseException as e:
-        _log_exception("cannot load the app %s" % s["module"])
+        # The app's frames only: ours and importlib's machinery say nothing to the user.
+        tb = e.__traceback__
+        while tb is not None and (tb.tb_frame.f_code.co_filename == __file__
+                                  or tb.tb_frame.f_code.co_filename.startswith("<frozen importlib")
+                                  or tb.tb_frame.f_code.co_filename.endswith("importlib/__init__.py")):
+            tb = tb.tb_next
+        sys.stderr.write("cannot load the app %s:\n%s" % (
+            s["module"], "".join(traceback.format_exception(type(e), e, tb))))
+        sys.stderr.flush()
         return "%s: %s" % (type(e).__name__, e)
     return None
 
