@@ -44,7 +44,7 @@ class EnvironTest {
         Environ env = new Environ().put("REQUEST_METHOD", "GET").put("PATH_INFO", "/caf\u00c3\u00a9");
         assertTrue(env.header("Host", "example.com"));
         assertTrue(env.header("Content-Length", "3"));
-        assertEquals("REQUEST_METHOD\0GET\0PATH_INFO\0/caf\u00c3\u00a9\0HTTP_HOST\0example.com\0CONTENT_LENGTH\03\0",
+        assertEquals("REQUEST_METHOD\0GET\0PATH_INFO\0/caf\u00c3\u00a9\0HTTP_HOST\0example.com\0CONTENT_LENGTH\0" + "3\0",
                 env.build());
     }
 
