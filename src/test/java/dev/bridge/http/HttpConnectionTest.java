@@ -632,6 +632,24 @@ class HttpConnectionTest {
     }
 
     @Test
+    void shouldTimeOutPartialRequestThatArrivedWhileAnotherWasInPython() {
+        // /a takes longer than the header timeout in Python; meanwhile the client sends half of /b and stops.
+        Pipeline p = pipeline(FakePython.ECHO_PATH, "--header-timeout=5").holdPython();
+        p.send(get("a"));
+        p.send("GET /b HTTP/1.1\r\nHo");
+        connection(p).sweep(secondsFromNow(6));
+        assertFalse(p.closing(), "/a is still in Python");
+        p.runPython();
+        assertEquals("/a", p.responses().next().text());
+        connection(p).sweep(secondsFromNow(60));
+        Responses rs = p.responses();
+        rs.next();
+        assertTrue(rs.hasMore(), "the half-sent /b was never timed out: the connection is held open for ever");
+        assertEquals(408, rs.next().status());
+        assertTrue(p.closing());
+    }
+
+    @Test
     void shouldCloseIdleKeepAliveConnectionSilently() {
         Pipeline p = pipeline(FakePython.OK, "--keepalive-timeout=10");
         p.send(get("a"));
@@ -641,6 +659,23 @@ class HttpConnectionTest {
         connection(p).sweep(secondsFromNow(11));
         assertTrue(p.closing());
         assertEquals(written, p.output().length, "an idle close writes nothing");
+    }
+
+    @Test
+    void shouldReleaseBodyWhenClientLeavesWhilePythonWorks() {
+        Pipeline p = pipeline(FakePython.OK, "--spill-threshold=4").holdPython();
+        List<Path> before = tempBodies();
+        p.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
+        List<Path> spilled = tempBodies();
+        spilled.removeAll(before);
+        assertEquals(1, spilled.size());
+        p.channel.close();
+        p.channel.runPendingTasks();
+        assertTrue(Files.exists(spilled.get(0)), "Python may still be reading the body");
+        p.runPython();
+        assertEquals("0123456789", new String(p.python.calls.get(0).body(), StandardCharsets.US_ASCII));
+        assertFalse(Files.exists(spilled.get(0)), "temp file left behind");
+        assertEquals(0, p.workers.connectionCount());
     }
 
     // ---- worker drain
