@@ -467,6 +467,10 @@ class HttpConnectionTest {
         Pipeline p = pipeline(c -> full("200 OK", c.env("PATH_INFO"), TEXT)).holdPython();
         p.send(get("a") + "POST /b HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
         assertEquals("", p.outputText(), "nothing may be written before /a's response");
+        p.runPython();
+        Responses.Response first = p.responses().next();
+        assertEquals(200, first.status());
+        assertEquals("/a", first.text());
     }
 
     // ---- --limit-body
