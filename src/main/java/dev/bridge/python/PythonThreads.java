@@ -2,6 +2,7 @@ package dev.bridge.python;
 
 import dev.bridge.Log;
 import dev.bridge.config.Config;
+import dev.bridge.wsgi.ExchangeRouter;
 import dev.bridge.wsgi.WsgiExchange;
 import jep.JepConfig;
 import jep.JepException;
@@ -114,14 +115,16 @@ public final class PythonThreads {
                     return;
                 }
             }
-            interp.exec("from bridge_wsgi import handle");
+            interp.exec("from bridge_wsgi import handle, bind");
+            ExchangeRouter router = new ExchangeRouter();
+            interp.invoke("bind", router);
             booted.complete(null);
             while (true) {
                 WsgiExchange exchange = queue.take();
                 if (exchange == STOP) {
                     return;
                 }
-                exchange.run(interp);
+                exchange.run(interp, router);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

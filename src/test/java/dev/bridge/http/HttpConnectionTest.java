@@ -383,7 +383,7 @@ class HttpConnectionTest {
     void shouldCutConnectionWhenAppFailsMidStream() {
         Pipeline p = pipeline(c -> {
             c.exchange().send("200 OK", "", 0, "partial".getBytes(StandardCharsets.US_ASCII));
-            return List.of(FakePython.ABORT);
+            return FakePython.ABORT;
         });
         p.send(get("a"));
         String out = p.outputText();
