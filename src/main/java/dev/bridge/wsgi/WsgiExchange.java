@@ -95,6 +95,11 @@ public final class WsgiExchange {
         sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY, 0);
     }
 
+    /** {@code METHOD target PROTOCOL} of the request, for logs. */
+    public String summary() {
+        return request.summary();
+    }
+
     /** Called by the shim with the first non-empty chunk: commits the head. */
     public void send(String status, String headers, int count, byte[] data) throws IOException {
         AppResponseHead head = AppResponseHead.parse(status, headers, count);
