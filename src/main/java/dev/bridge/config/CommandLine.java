@@ -47,6 +47,9 @@ public final class CommandLine {
         int harakiri;
         int bootTimeout = Config.DEFAULT_BOOT_TIMEOUT;
         String pidfile;
+        Config.ReloadMode reloadMode = Config.ReloadMode.ALL;
+        int reloadMercy = Config.DEFAULT_RELOAD_MERCY;
+        final List<String> touchReload = new ArrayList<>();
     }
 
     private interface Setter {
@@ -126,6 +129,18 @@ public final class CommandLine {
                 (b, f, v) -> b.bootTimeout = intIn(f, v, 1, 3600));
         option("--pidfile", "FILE", "none", "write the master's pid to FILE (removed on exit)",
                 (b, f, v) -> b.pidfile = v);
+        option("--reload-mode", "all|chain", "all",
+                "on reload, boot a whole new generation before the old retires (all), or one worker at a time (chain)",
+                (b, f, v) -> b.reloadMode = switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+                    case "all" -> Config.ReloadMode.ALL;
+                    case "chain" -> Config.ReloadMode.CHAIN;
+                    default -> throw new ConfigException(f + " " + v + ": expected all or chain");
+                });
+        option("--reload-mercy", "S", String.valueOf(Config.DEFAULT_RELOAD_MERCY),
+                "seconds a replaced worker gets to finish its requests before it is killed",
+                (b, f, v) -> b.reloadMercy = intIn(f, v, 1, 86400));
+        option("--touch-reload", "FILE", "none", "reload when FILE's modification time changes (repeatable)",
+                (b, f, v) -> b.touchReload.add(v));
         option("--disable-logging", null, "off", "no access log line per request",
                 (b, f, v) -> b.accessLog = false);
         option("--jvm-args", "'FLAGS'", String.join(" ", Config.DEFAULT_JVM_ARGS),
@@ -176,7 +191,8 @@ public final class CommandLine {
         return new Run(new Config(b.module, b.listeners, b.workers, b.threads, b.chdir, b.pythonPaths, b.python, b.venv,
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
-                b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile));
+                b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
+                b.reloadMode, b.reloadMercy, b.touchReload));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

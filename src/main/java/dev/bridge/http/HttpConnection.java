@@ -51,6 +51,13 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     static final int PIPELINE_LIMIT = 16;
     /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
     static final int LINGER_SECONDS = 2;
+    /**
+     * While draining, an idle keep-alive connection is closed only once it has been idle this long, in
+     * milliseconds. A client may send its next request at the very moment the server closes, and would
+     * then see the connection fail; a client that is sending requests gets its next one answered with
+     * {@code Connection: close} instead, which never fails.
+     */
+    static final long DRAIN_IDLE_MILLIS = 500;
 
     private final Config config;
     private final WorkerChannels channels;
@@ -413,8 +420,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             writeError(408, false);
             return;
         }
-        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0
-                && now - idleSince > TimeUnit.SECONDS.toNanos(config.keepaliveTimeout())) {
+        long idleLimit = draining ? TimeUnit.MILLISECONDS.toNanos(DRAIN_IDLE_MILLIS) : TimeUnit.SECONDS.toNanos(config.keepaliveTimeout());
+        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0 && now - idleSince >= idleLimit) {
             idleSince = 0;
             closeGracefully();
         }
@@ -423,9 +430,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     @Override
     public void drain() {
         draining = true;
-        if (active == null && receiving == null && queued.isEmpty()) {
-            closeGracefully();
-        }
+        sweep(System.nanoTime());
     }
 
     /** A request received (or an error to answer in its place, when errorStatus != 0). */

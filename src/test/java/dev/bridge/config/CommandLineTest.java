@@ -255,7 +255,10 @@ class CommandLineTest {
                 Map.entry("--max-worker-lifetime", "0 (never)"),
                 Map.entry("--harakiri", "0 (never)"),
                 Map.entry("--boot-timeout", "60"),
-                Map.entry("--pidfile", "none"));
+                Map.entry("--pidfile", "none"),
+                Map.entry("--reload-mode", "all"),
+                Map.entry("--reload-mercy", "60"),
+                Map.entry("--touch-reload", "none"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
         String[] lines = help.split("\n");
@@ -294,11 +297,12 @@ class CommandLineTest {
                     case "--jvm-args" -> "-Xmx32m";
                     case "--max-header-size" -> "4096";
                     case "--chmod-socket" -> "660";
-                    case "--pidfile" -> "/tmp/bridge.pid";
+                    case "--pidfile", "--touch-reload" -> "/tmp/bridge.pid";
+                    case "--reload-mode" -> "chain";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
-                            || flag.equals("--harakiri") ? "3" : "x";
+                            || flag.equals("--harakiri") || flag.equals("--reload-mercy") ? "3" : "x";
                 });
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
