@@ -509,6 +509,7 @@ public final class Master {
         }
         generation++;
         reload = new Reload(generation, config.reloadMode(), why);
+        writeReloadStatus("running", why);
         log.info(why + ": reload to generation " + generation + " (" + config.reloadMode().name().toLowerCase()
                 + " mode); the current workers serve until the new ones are ready");
         for (WorkerProcess booting : List.copyOf(incoming.values())) {
@@ -552,6 +553,7 @@ public final class Master {
     private void finishReload() {
         lastReload = "generation " + reload.generation + " ready in " + (System.nanoTime() - reload.startedAt) / 1_000_000 + " ms";
         log.info("reload done: " + lastReload + " (" + reload.why + ")");
+        writeReloadStatus("ok", lastReload);
         endReload();
     }
 
@@ -565,6 +567,7 @@ public final class Master {
                 abandon(w);
             }
         }
+        writeReloadStatus("failed", lastReload);
         endReload();
     }
 
@@ -694,6 +697,26 @@ public final class Master {
         return 0;
     }
 
+    /**
+     * Beside the pidfile, {@code FILE.reload} tells deploy scripts how the latest reload went, one line:
+     * {@code generation state startedEpochMillis message}, state being running, ok or failed
+     * (read by {@link ReloadCommand}).
+     */
+    private void writeReloadStatus(String state, String message) {
+        if (config.pidfile() == null) {
+            return;
+        }
+        long started = System.currentTimeMillis() - (System.nanoTime() - reload.startedAt) / 1_000_000;
+        try {
+            Path tmp = Path.of(config.pidfile() + ".reload.tmp");
+            Files.writeString(tmp, reload.generation + " " + state + " " + started + " " + message + "\n");
+            Files.move(tmp, Path.of(config.pidfile() + ".reload"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            log.warn("cannot write the reload status: " + e.getMessage());
+        }
+    }
+
     private void writePidfile() throws IOException {
         if (config.pidfile() != null) {
             Files.writeString(Path.of(config.pidfile()), ProcessHandle.current().pid() + "\n");
@@ -704,6 +727,7 @@ public final class Master {
         try {
             if (config.pidfile() != null) {
                 Files.deleteIfExists(Path.of(config.pidfile()));
+                Files.deleteIfExists(Path.of(config.pidfile() + ".reload"));
             }
             for (ListenAddress a : config.listeners()) {
                 if (a.isUnix() && !config.reusePort()) {
