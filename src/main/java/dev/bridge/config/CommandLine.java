@@ -185,6 +185,9 @@ public final class CommandLine {
         if (b.listeners.isEmpty()) {
             b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.HTTP, "--http", Config.DEFAULT_HTTP));
         }
+        if (b.chdir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(b.chdir))) {
+            throw new ConfigException("--chdir " + b.chdir + ": no such directory");
+        }
         if (b.python != null && b.venv != null) {
             throw new ConfigException("give --python or --venv, not both");
         }

@@ -61,7 +61,7 @@ class CommandLineTest {
     @Test
     void shouldTakeEveryFlagInBothForms() throws ConfigException {
         String[][] flags = {
-                {"--http", "0.0.0.0:9000"}, {"--threads", "8"}, {"--chdir", "/srv/app"}, {"--pythonpath", "/lib/a"},
+                {"--http", "0.0.0.0:9000"}, {"--threads", "8"}, {"--chdir", "/tmp"}, {"--pythonpath", "/lib/a"},
                 {"--python", "/usr/bin/python3"}, {"--limit-body", "1000"}, {"--max-header-size", "2048"},
                 {"--spill-threshold", "4096"}, {"--header-timeout", "5"}, {"--keepalive-timeout", "6"},
                 {"--graceful-timeout", "7"}, {"--jvm-args", "-Xmx1g -Xss1m"},
@@ -82,7 +82,7 @@ class CommandLineTest {
         assertEquals(List.of(new ListenAddress(ListenAddress.Protocol.HTTP, "0.0.0.0", 9000, null)), a.listeners());
         assertEquals(8, a.threads());
         assertTrue(a.multithread());
-        assertEquals("/srv/app", a.chdir());
+        assertEquals("/tmp", a.chdir());
         assertEquals(List.of("/lib/a"), a.pythonPaths());
         assertEquals("/usr/bin/python3", a.python());
         assertEquals(1000, a.limitBody());
@@ -299,6 +299,7 @@ class CommandLineTest {
                     case "--chmod-socket" -> "660";
                     case "--pidfile", "--touch-reload" -> "/tmp/bridge.pid";
                     case "--reload-mode" -> "chain";
+                    case "--chdir" -> "/tmp";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
@@ -307,5 +308,10 @@ class CommandLineTest {
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
         }
+    }
+
+    @Test
+    void shouldRefuseAChdirThatIsNoDirectory() {
+        assertTrue(error("--module", "m", "--chdir", "/no/such/dir").contains("--chdir /no/such/dir: no such directory"));
     }
 }

@@ -83,7 +83,7 @@ public final class BridgeServer implements AutoCloseable {
             all.add(testApps().toString());
         }
         BridgeServer server = new BridgeServer(launch(all));
-        if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0) {
+        if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0 || !server.process.isAlive()) {
             server.close();
             throw new IllegalStateException("the server did not become ready; its log:\n" + server.log());
         }
