@@ -78,7 +78,7 @@ public final class BridgeServer implements AutoCloseable {
             all.add("--http");
             all.add("127.0.0.1:0");
         }
-        if (!all.contains("--chdir")) {
+        if (!all.contains("--chdir") && Files.isDirectory(testApps())) {
             all.add("--chdir");
             all.add(testApps().toString());
         }
