@@ -50,6 +50,7 @@ public final class CommandLine {
         Config.ReloadMode reloadMode = Config.ReloadMode.ALL;
         int reloadMercy = Config.DEFAULT_RELOAD_MERCY;
         final List<String> touchReload = new ArrayList<>();
+        int bufferSize = Config.DEFAULT_BUFFER_SIZE;
     }
 
     private interface Setter {
@@ -79,6 +80,12 @@ public final class CommandLine {
                 "worker processes, each with its own Python", (b, f, v) -> b.workers = intIn(f, v, 1, 1024));
         option("--processes", "N", "as --workers", "alias of --workers (uWSGI's name)",
                 (b, f, v) -> b.workers = intIn(f, v, 1, 1024));
+        option("--uwsgi-socket", "HOST:PORT|PATH", "none",
+                "uwsgi protocol listener for nginx's uwsgi_pass, TCP or unix socket (repeatable)",
+                (b, f, v) -> b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.UWSGI, f, v)));
+        option("--buffer-size", "BYTES", String.valueOf(Config.DEFAULT_BUFFER_SIZE),
+                "largest uwsgi vars block (request line, headers, cookies) accepted",
+                (b, f, v) -> b.bufferSize = intIn(f, v, 4096, 65535));
         option("--threads", "N", String.valueOf(Config.DEFAULT_THREADS),
                 "Python threads per worker, each with its own interpreter; helps apps that wait on I/O",
                 (b, f, v) -> b.threads = intIn(f, v, 1, 512));
@@ -195,7 +202,7 @@ public final class CommandLine {
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
-                b.reloadMode, b.reloadMercy, b.touchReload));
+                b.reloadMode, b.reloadMercy, b.touchReload, b.bufferSize));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

@@ -36,6 +36,7 @@ import java.util.List;
  * @param reloadMode      how a reload replaces workers: all at once, or one slot at a time
  * @param reloadMercy     seconds a replaced worker gets to finish its requests before SIGKILL
  * @param touchReload     files whose modification triggers a reload
+ * @param bufferSize      largest uwsgi vars block accepted, in bytes
  */
 public record Config(
         String module,
@@ -66,7 +67,8 @@ public record Config(
         String pidfile,
         ReloadMode reloadMode,
         int reloadMercy,
-        List<String> touchReload) {
+        List<String> touchReload,
+        int bufferSize) {
 
     /** {@code all}: a whole new generation boots, then the old one retires; {@code chain}: one slot at a time. */
     public enum ReloadMode { ALL, CHAIN }
@@ -81,6 +83,8 @@ public record Config(
     public static final int DEFAULT_BOOT_TIMEOUT = 60;
     /** Seconds a replaced worker gets to finish its requests before it is killed. */
     public static final int DEFAULT_RELOAD_MERCY = 60;
+    /** Largest uwsgi vars block, in bytes: nginx sends up to 64 KiB (big cookies). */
+    public static final int DEFAULT_BUFFER_SIZE = 64 * 1024;
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */

@@ -119,7 +119,7 @@ public final class HttpResponder implements ResponseSink {
             framing = ResponseEncoder.Framing.NONE;
         } else if (declaredLength >= 0) {
             framing = ResponseEncoder.Framing.LENGTH;
-        } else if (!http10) {
+        } else if (!http10 && chunkedAllowed) {
             framing = ResponseEncoder.Framing.CHUNKED;
         } else {
             framing = ResponseEncoder.Framing.CLOSE;

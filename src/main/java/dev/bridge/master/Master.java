@@ -169,14 +169,16 @@ public final class Master {
         }
     }
 
+    /** Binds every listener, except TCP ones under --reuse-port (each worker binds those); -1 marks them. */
     private void bindListeners() throws IOException, InterruptedException {
-        if (config.reusePort()) {
-            log.info("--reuse-port: each worker binds its own socket");
-            return;
-        }
         listenFds = new int[config.listeners().size()];
         for (int i = 0; i < listenFds.length; i++) {
             ListenAddress address = config.listeners().get(i);
+            if (config.reusePort() && !address.isUnix()) {
+                listenFds[i] = -1;
+                log.info("--reuse-port: each worker binds its own socket for " + address);
+                continue;
+            }
             Channel l;
             try {
                 l = Listeners.bind(group, address, config.backlog(), config.chmodSocket(), false,
@@ -186,8 +188,9 @@ public final class Master {
             }
             listeners.add(l);
             listenFds[i] = Listeners.fd(l);
+            String scheme = address.protocol() == ListenAddress.Protocol.UWSGI ? "uwsgi://" : "http://";
             String where = l.localAddress() instanceof InetSocketAddress a
-                    ? "http://" + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
+                    ? scheme + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
             log.info("listening on " + where + " (backlog " + config.backlog() + ")");
         }
     }
@@ -319,18 +322,21 @@ public final class Master {
     /** Spawns the worker of a slot, as its server or, if the slot has one, as its replacement. */
     private void spawn(int slot) throws IOException {
         int[] pair = spawner.controlPair();
-        int[] inherit = new int[listenFds.length + 1];
-        System.arraycopy(listenFds, 0, inherit, 0, listenFds.length);
-        inherit[listenFds.length] = pair[1];
+        List<Integer> inherited = new ArrayList<>();
+        List<String> fds = new ArrayList<>(); // per listener: its descriptor in the worker, or -1
+        for (int fd : listenFds) {
+            fds.add(fd < 0 ? "-1" : Integer.toString(Spawner.FIRST_FD + inherited.size()));
+            if (fd >= 0) {
+                inherited.add(fd);
+            }
+        }
+        inherited.add(pair[1]);
+        int[] inherit = inherited.stream().mapToInt(Integer::intValue).toArray();
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         env.put(Control.ENV_WORKER_ID, Integer.toString(slot));
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
-        List<String> fds = new ArrayList<>();
-        for (int i = 0; i < listenFds.length; i++) {
-            fds.add(Integer.toString(Spawner.FIRST_FD + i));
-        }
         env.put(Control.ENV_LISTEN_FDS, String.join(",", fds));
-        env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + listenFds.length));
+        env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;
         try {
             pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, slot), env, inherit);
@@ -730,7 +736,7 @@ public final class Master {
                 Files.deleteIfExists(Path.of(config.pidfile() + ".reload"));
             }
             for (ListenAddress a : config.listeners()) {
-                if (a.isUnix() && !config.reusePort()) {
+                if (a.isUnix()) {
                     Files.deleteIfExists(Path.of(a.unixPath()));
                 }
             }
