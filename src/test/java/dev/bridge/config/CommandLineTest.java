@@ -258,7 +258,9 @@ class CommandLineTest {
                 Map.entry("--pidfile", "none"),
                 Map.entry("--reload-mode", "all"),
                 Map.entry("--reload-mercy", "60"),
-                Map.entry("--touch-reload", "none"));
+                Map.entry("--touch-reload", "none"),
+                Map.entry("--uwsgi-socket", "none"),
+                Map.entry("--buffer-size", "65536"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
         String[] lines = help.split("\n");
@@ -300,6 +302,8 @@ class CommandLineTest {
                     case "--pidfile", "--touch-reload" -> "/tmp/bridge.pid";
                     case "--reload-mode" -> "chain";
                     case "--chdir" -> "/tmp";
+                    case "--uwsgi-socket" -> "/tmp/app.sock";
+                    case "--buffer-size" -> "8192";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
