@@ -51,6 +51,7 @@ public final class CommandLine {
         int reloadMercy = Config.DEFAULT_RELOAD_MERCY;
         final List<String> touchReload = new ArrayList<>();
         int bufferSize = Config.DEFAULT_BUFFER_SIZE;
+        final List<Cidr> trustedProxies = new ArrayList<>();
     }
 
     private interface Setter {
@@ -86,6 +87,9 @@ public final class CommandLine {
         option("--buffer-size", "BYTES", String.valueOf(Config.DEFAULT_BUFFER_SIZE),
                 "largest uwsgi vars block (request line, headers, cookies) accepted",
                 (b, f, v) -> b.bufferSize = intIn(f, v, 4096, 65535));
+        option("--trusted-proxy", "CIDR", String.join(" ", Config.DEFAULT_TRUSTED_PROXIES),
+                "peers whose X-Forwarded-For / X-Forwarded-Proto set REMOTE_ADDR / wsgi.url_scheme (repeatable)",
+                (b, f, v) -> b.trustedProxies.add(Cidr.parse(f, v)));
         option("--threads", "N", String.valueOf(Config.DEFAULT_THREADS),
                 "Python threads per worker, each with its own interpreter; helps apps that wait on I/O",
                 (b, f, v) -> b.threads = intIn(f, v, 1, 512));
@@ -195,6 +199,11 @@ public final class CommandLine {
         if (b.chdir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(b.chdir))) {
             throw new ConfigException("--chdir " + b.chdir + ": no such directory");
         }
+        if (b.trustedProxies.isEmpty()) {
+            for (String c : Config.DEFAULT_TRUSTED_PROXIES) {
+                b.trustedProxies.add(Cidr.parse("--trusted-proxy", c));
+            }
+        }
         if (b.python != null && b.venv != null) {
             throw new ConfigException("give --python or --venv, not both");
         }
@@ -202,7 +211,7 @@ public final class CommandLine {
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
-                b.reloadMode, b.reloadMercy, b.touchReload, b.bufferSize));
+                b.reloadMode, b.reloadMercy, b.touchReload, b.bufferSize, b.trustedProxies));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

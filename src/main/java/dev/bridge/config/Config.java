@@ -37,6 +37,7 @@ import java.util.List;
  * @param reloadMercy     seconds a replaced worker gets to finish its requests before SIGKILL
  * @param touchReload     files whose modification triggers a reload
  * @param bufferSize      largest uwsgi vars block accepted, in bytes
+ * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
  */
 public record Config(
         String module,
@@ -68,7 +69,8 @@ public record Config(
         ReloadMode reloadMode,
         int reloadMercy,
         List<String> touchReload,
-        int bufferSize) {
+        int bufferSize,
+        List<Cidr> trustedProxies) {
 
     /** {@code all}: a whole new generation boots, then the old one retires; {@code chain}: one slot at a time. */
     public enum ReloadMode { ALL, CHAIN }
@@ -85,6 +87,8 @@ public record Config(
     public static final int DEFAULT_RELOAD_MERCY = 60;
     /** Largest uwsgi vars block, in bytes: nginx sends up to 64 KiB (big cookies). */
     public static final int DEFAULT_BUFFER_SIZE = 64 * 1024;
+    /** Peers trusted to set X-Forwarded-For/Proto when --trusted-proxy is not given: loopback. */
+    public static final List<String> DEFAULT_TRUSTED_PROXIES = List.of("127.0.0.0/8", "::1");
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */
@@ -112,6 +116,7 @@ public record Config(
         pythonPaths = List.copyOf(pythonPaths);
         jvmArgs = List.copyOf(jvmArgs);
         touchReload = List.copyOf(touchReload);
+        trustedProxies = List.copyOf(trustedProxies);
     }
 
     /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */

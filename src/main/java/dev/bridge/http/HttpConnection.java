@@ -320,7 +320,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     private void dispatch(Incoming in) {
-        String environ = HttpEnviron.build(in.head, in.body.size(), ctx.channel());
+        String environ = HttpEnviron.build(in.head, in.body.size(), ctx.channel(), config.trustedProxies());
         if (environ == null) {
             in.release();
             log.info("rejected request from " + ctx.channel().remoteAddress() + ": 400 bad request target " + in.head.uri());

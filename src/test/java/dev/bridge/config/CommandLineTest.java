@@ -260,7 +260,8 @@ class CommandLineTest {
                 Map.entry("--reload-mercy", "60"),
                 Map.entry("--touch-reload", "none"),
                 Map.entry("--uwsgi-socket", "none"),
-                Map.entry("--buffer-size", "65536"));
+                Map.entry("--buffer-size", "65536"),
+                Map.entry("--trusted-proxy", "127.0.0.0/8 ::1"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
         String[] lines = help.split("\n");
@@ -304,6 +305,7 @@ class CommandLineTest {
                     case "--chdir" -> "/tmp";
                     case "--uwsgi-socket" -> "/tmp/app.sock";
                     case "--buffer-size" -> "8192";
+                    case "--trusted-proxy" -> "10.0.0.0/8";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
@@ -317,5 +319,18 @@ class CommandLineTest {
     @Test
     void shouldRefuseAChdirThatIsNoDirectory() {
         assertTrue(error("--module", "m", "--chdir", "/no/such/dir").contains("--chdir /no/such/dir: no such directory"));
+    }
+
+    @Test
+    void shouldTrustLoopbackProxiesUnlessToldOtherwise() throws Exception {
+        Config c = parse("--module", "m");
+        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(java.net.InetAddress.getByName("127.0.0.1"))));
+        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(java.net.InetAddress.getByName("::1"))));
+        Config d = parse("--module", "m", "--trusted-proxy", "10.1.0.0/16");
+        assertTrue(d.trustedProxies().get(0).contains(java.net.InetAddress.getByName("10.1.200.3")));
+        assertFalse(d.trustedProxies().get(0).contains(java.net.InetAddress.getByName("10.2.0.1")));
+        assertFalse(d.trustedProxies().stream().anyMatch(p -> p.contains(java.net.InetAddress.getByName("127.0.0.1"))));
+        assertTrue(error("--module", "m", "--trusted-proxy", "nonsense").contains("address block"));
+        assertTrue(error("--module", "m", "--trusted-proxy", "10.0.0.0/33").contains("address block"));
     }
 }

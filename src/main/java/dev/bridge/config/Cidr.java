@@ -1,0 +1,44 @@
+package dev.bridge.config;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+
+/** An address block such as {@code 10.0.0.0/8} or {@code ::1/128}, for --trusted-proxy. Immutable. */
+public record Cidr(byte[] network, int prefix) {
+
+    public static Cidr parse(String flag, String value) throws ConfigException {
+        String[] parts = value.trim().split("/", 2);
+        try {
+            if (!parts[0].matches("[0-9a-fA-F:.]+")) {
+                throw new UnknownHostException(parts[0]);
+            }
+            byte[] addr = InetAddress.getByName(parts[0]).getAddress();
+            int prefix = parts.length == 2 ? Integer.parseInt(parts[1]) : addr.length * 8;
+            if (prefix < 0 || prefix > addr.length * 8) {
+                throw new NumberFormatException();
+            }
+            return new Cidr(addr, prefix);
+        } catch (UnknownHostException | NumberFormatException e) {
+            throw new ConfigException(flag + " " + value + ": expected an address block such as 10.0.0.0/8 or ::1");
+        }
+    }
+
+    public boolean contains(InetAddress address) {
+        byte[] a = address.getAddress();
+        if (a.length != network.length) {
+            return false;
+        }
+        int full = prefix / 8;
+        for (int i = 0; i < full; i++) {
+            if (a[i] != network[i]) {
+                return false;
+            }
+        }
+        int rest = prefix % 8;
+        if (rest == 0) {
+            return true;
+        }
+        int mask = 0xFF << (8 - rest) & 0xFF;
+        return (a[full] & mask) == (network[full] & mask);
+    }
+}
