@@ -456,6 +456,33 @@ def _status(environ, start_response):
     return [q.get("body", "").encode("latin-1")]
 
 
+def _bad_header(environ, start_response):
+    """Response headers PEP 3333 forbids; the server must answer 500 rather than send them."""
+    kind = _query(environ).get("kind")
+    headers = [("Content-Type", "text/plain")]
+    if kind == "crlf-value":
+        headers.append(("X-Bad", "a\r\nX-Injected: 1"))
+    elif kind == "lf-value":
+        headers.append(("X-Bad", "a\nX-Injected: 1"))
+    elif kind == "space-name":
+        headers.append(("X Bad", "1"))
+    elif kind == "colon-name":
+        headers.append(("X-Bad:", "1"))
+    elif kind == "non-latin1":
+        headers.append(("X-Bad", "\u20ac"))
+    elif kind == "bytes-value":
+        headers.append(("X-Bad", b"1"))
+    elif kind == "not-tuple":
+        headers.append(["X-Bad", "1"])
+    elif kind == "not-list":
+        headers = tuple(headers)
+    elif kind == "bytes-status":
+        start_response(b"200 OK", headers)
+        return [b"bad"]
+    start_response("200 OK", headers)
+    return [b"bad"]
+
+
 def _cl_short(environ, start_response):
     q = _query(environ)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", q.get("cl", "100"))])
@@ -570,6 +597,7 @@ ROUTES = {
     "/nonbytes": _nonbytes,
     "/status": _status,
     "/cl-short": _cl_short,
+    "/bad-header": _bad_header,
     "/cl-long": _cl_long,
     "/head-test": _head_test,
     "/conn-close": _conn_close,
