@@ -15,6 +15,8 @@ import threading
 import time
 import urllib.parse
 
+print("conformance app imported: print at import time reaches the log")
+
 # Calls of close() on returned iterables, by tag: tag -> number of calls. Queried by /closed?tag=T.
 CLOSED = {}
 # Events recorded by iterables (e.g. how far iteration got), by tag. Queried by /closed?tag=T too.
@@ -546,6 +548,14 @@ def _print(environ, start_response):
         print("app says " + marker)
     elif where == "stderr":
         print("app complains " + marker, file=sys.stderr)
+    elif where == "thread":
+        # a thread the app starts itself: pure Python, it cannot call into Java, its output must still reach the log
+        t = threading.Thread(target=lambda: print("app thread says " + marker))
+        t.start()
+        t.join(5)
+    elif where == "partial":
+        sys.stdout.write("partial line " + marker)
+        sys.stdout.flush()
     elif where == "errors":
         environ["wsgi.errors"].write("wsgi.errors says " + marker + "\n")
         environ["wsgi.errors"].writelines(["wsgi.errors line2 " + marker + "\n"])

@@ -335,6 +335,13 @@ class BadRequestIT {
         expectRejected("GET /path HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n", 400);
     }
 
+    @ParameterizedTest(name = "Host: [{0}]")
+    @ValueSource(strings = {"a b", "x/y", "x:abc", "x:80:80", "a@b", "[::1"})
+    void invalidHostValueIs400(String host) throws Exception {
+        // RFC 9112 3.2: MUST 400 for "a Host header field with an invalid field value" (uri-host [ ":" port ])
+        expectRejected("GET /path HTTP/1.1\r\nHost: " + host + "\r\n\r\n", 400);
+    }
+
     @Test
     void percentEncodedNulInPathIsNotPassedAsATruncatedPath() throws Exception {
         try (RawHttp c = new RawHttp(server.port(), 5000)) {
@@ -356,6 +363,17 @@ class BadRequestIT {
             assertEquals("GET /path?first", c.read().text());
             assertEquals(400, c.read().status());
             Wire.assertClosed(c, "after the 400 nothing else may be served on this connection");
+        }
+        Wire.assertServes(server.port());
+    }
+
+    @Test
+    void overLimitRequestPipelinedBehindASlowOneIsAnsweredInOrder() throws Exception {
+        try (RawHttp c = new RawHttp(server.port(), 5000)) {
+            c.send(get("/slow?ms=500&id=first") + Wire.post("/echo", "x".repeat(LIMIT + 1)) + get("/path?never"));
+            assertEquals("slept 500 first", c.read().text(), "the first response comes first");
+            assertEquals(413, c.read().status());
+            Wire.assertClosed(c, "after the 413");
         }
         Wire.assertServes(server.port());
     }

@@ -268,6 +268,14 @@ class EnvironIT {
     }
 
     @Test
+    void emptyHostHeaderStillGivesAServerName() throws Exception {
+        // RFC 9112 3.2: an empty Host is valid when the target has no authority
+        EnvDump e = env(get("/env", "Host:", "Connection: close"));
+        assertFalse(e.str("SERVER_NAME").isEmpty(), "SERVER_NAME must never be empty");
+        assertEquals(String.valueOf(server.port()), e.str("SERVER_PORT"));
+    }
+
+    @Test
     void serverProtocolIsTheRequestVersion() throws Exception {
         assertEquals("HTTP/1.1", env(get("/env", "Connection: close")).str("SERVER_PROTOCOL"));
         assertEquals("HTTP/1.0", env(Wire.request("GET", "/env", "HTTP/1.0", null)).str("SERVER_PROTOCOL"));

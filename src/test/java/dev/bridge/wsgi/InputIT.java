@@ -162,6 +162,19 @@ class InputIT {
     }
 
     @Test
+    void spilledBodyPipelinedBehindASlowRequest() throws Exception {
+        byte[] big = body(200_000, 14);
+        try (RawHttp c = new RawHttp(server.port(), 20_000)) {
+            c.send(concat(bytes(get("/slow?ms=500&id=x")), postRaw("/echo?mode=readn&n=5000", big),
+                    postChunked("/echo?mode=read", big, 4096), bytes(get("/path?end", "Connection: close"))));
+            assertEquals("slept 500 x", c.read().text());
+            assertArrayEquals(big, c.read().body(), "a body received while another request ran must arrive whole");
+            assertArrayEquals(big, c.read().body());
+            assertEquals("GET /path?end", c.read().text());
+        }
+    }
+
+    @Test
     void noBodyReadsAsEmpty() throws Exception {
         RawHttp.Response r = exchange(bytes(get("/echo?mode=past-end", "Connection: close")));
         assertEquals(200, r.status());

@@ -126,6 +126,25 @@ class LoggingIT {
     }
 
     @Test
+    void printAtImportTimeGoesToTheServerLog() throws Exception {
+        assertTrue(server.awaitLog("conformance app imported: print at import time reaches the log", Duration.ofSeconds(5)));
+    }
+
+    @Test
+    void printFromAThreadTheAppStartedGoesToTheServerLog() throws Exception {
+        String m = marker();
+        Wire.text(server.port(), "/print?to=thread&marker=" + m);
+        assertTrue(server.awaitLog("app thread says " + m, Duration.ofSeconds(5)));
+    }
+
+    @Test
+    void flushedPartialLineGoesToTheServerLog() throws Exception {
+        String m = marker();
+        Wire.text(server.port(), "/print?to=partial&marker=" + m);
+        assertTrue(server.awaitLog("partial line " + m, Duration.ofSeconds(5)), "sys.stdout.flush() emits a partial line");
+    }
+
+    @Test
     void stderrGoesToTheServerLog() throws Exception {
         String m = marker();
         Wire.text(server.port(), "/print?to=stderr&marker=" + m);

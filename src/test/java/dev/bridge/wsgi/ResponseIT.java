@@ -383,6 +383,16 @@ class ResponseIT {
     }
 
     @Test
+    void fileWrapperWithAContentLengthLongerThanTheFileNeverLooksComplete() throws Exception {
+        Path f = file(5_000, 9);
+        try (RawHttp c = new RawHttp(port(), 10_000)) {
+            c.send(get("/file?path=" + Wire.q(f.toString()) + "&cl=9000"));
+            assertThrows(IOException.class, c::read, "9000 declared, 5000 in the file: the response must not look complete");
+        }
+        Wire.assertServes(port());
+    }
+
+    @Test
     void fileWrapperOfAFileLikeObjectWithoutFileno() throws Exception {
         Path f = file(70_000, 4);
         assertArrayEquals(Files.readAllBytes(f), fileResponse("path=" + Wire.q(f.toString()) + "&kind=bytesio").body());

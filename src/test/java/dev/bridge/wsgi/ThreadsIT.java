@@ -67,6 +67,17 @@ class ThreadsIT {
     }
 
     @Test
+    void pipelinedRequestsStayInOrderWithSeveralThreads() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/slow?ms=600&id=a") + get("/slow?ms=10&id=b") + get("/path?c") + get("/slow?ms=200&id=d", "Connection: close"));
+            assertEquals("slept 600 a", c.read().text());
+            assertEquals("slept 10 b", c.read().text());
+            assertEquals("GET /path?c", c.read().text());
+            assertEquals("slept 200 d", c.read().text());
+        }
+    }
+
+    @Test
     void concurrentRequestsKeepTheirOwnEnvironAndBody() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try {
