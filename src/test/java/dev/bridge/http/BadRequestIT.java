@@ -368,6 +368,25 @@ class BadRequestIT {
     }
 
     @Test
+    void validRequestsQueuedBeforeABadOneAreAnsweredThenThe400() throws Exception {
+        try (RawHttp c = new RawHttp(server.port(), 5000)) {
+            c.send(get("/slow?ms=500&id=first") + get("/path?second-valid") + "GARBAGE\r\n\r\n" + get("/path?never"));
+            assertEquals("slept 500 first", c.read().text());
+            RawHttp.Response second;
+            try {
+                second = c.read();
+            } catch (IOException e) {
+                throw new AssertionError("the connection was closed without answering the valid second request"
+                        + " nor sending the 400 for the third: " + e.getMessage());
+            }
+            assertEquals("GET /path?second-valid", second.text(), "a complete valid request received before the bad one");
+            assertEquals(400, c.read().status(), "the bad request gets its 400");
+            Wire.assertClosed(c, "after the 400");
+        }
+        Wire.assertServes(server.port());
+    }
+
+    @Test
     void overLimitRequestPipelinedBehindASlowOneIsAnsweredInOrder() throws Exception {
         try (RawHttp c = new RawHttp(server.port(), 5000)) {
             c.send(get("/slow?ms=500&id=first") + Wire.post("/echo", "x".repeat(LIMIT + 1)) + get("/path?never"));

@@ -355,6 +355,38 @@ class Http11IT {
     }
 
     @Test
+    void clientHalfCloseAfterItsRequestStillGetsTheResponse() throws Exception {
+        // A client may shut down its sending side once the request is out (printf ... | nc -N, many scripted
+        // clients): that is a TCP half-close, not an abort, and the response must still be sent.
+        for (String raw : new String[] {
+                get("/path?half-close-fast", "Connection: close"),
+                get("/slow?ms=300&id=half-close-slow", "Connection: close"),
+                "GET /stream?n=2 HTTP/1.0\r\n\r\n"}) {
+            try (RawHttp c = new RawHttp(port(), 5000)) {
+                c.send(raw);
+                c.socket().shutdownOutput();
+                Wire.Drained d = Wire.drain(c);
+                assertTrue(d.text().startsWith("HTTP/1.1 200") || d.text().startsWith("HTTP/1.0 200"),
+                        "no response after the client half-closed; request: " + raw.split("\r\n")[0] + ", got: '" + d.text() + "'");
+                assertTrue(d.text().contains("half-close") || d.text().contains("chunk1;"), d.text());
+            }
+        }
+    }
+
+    @Test
+    void clientHalfCloseAfterPipelinedRequestsGetsEveryResponse() throws Exception {
+        try (RawHttp c = new RawHttp(port(), 5000)) {
+            c.send(get("/path?hc1") + get("/slow?ms=200&id=hc2") + get("/path?hc3"));
+            c.socket().shutdownOutput();
+            assertEquals("GET /path?hc1", c.read().text());
+            assertEquals("slept 200 hc2", c.read().text());
+            assertEquals("GET /path?hc3", c.read().text());
+        } catch (IOException e) {
+            throw new AssertionError("pipelined requests followed by a half-close were not all answered: " + e, e);
+        }
+    }
+
+    @Test
     void dateHeaderIsPresentAndCurrent() throws Exception {
         for (String target : new String[] {"/path", "/stream", "/no-such-route", "/error"}) {
             RawHttp.Response r = Wire.fetch(port(), target);

@@ -487,6 +487,23 @@ class ResponseIT {
     }
 
     @Test
+    void statusWithoutReasonPhraseStillGivesAWellFormedStatusLine() throws Exception {
+        // RFC 9112 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]: the second SP is not optional.
+        // PEP 3333 requires "200 OK"-like status strings, so a 500 is fine too; "HTTP/1.1 200" alone is not.
+        RawHttp.Response r = Wire.fetch(port(), "/status?s=200");
+        if (r.status() != 500) {
+            assertEquals("HTTP/1.1 200 ", r.statusLine(), "a status line needs the SP after the code");
+        }
+    }
+
+    @Test
+    void informationalStatusIsNotSentAsTheFinalResponse() throws Exception {
+        // a 1xx is interim (RFC 9110 15.2): sent as the app's final answer, the client would wait for another one
+        RawHttp.Response r = Wire.fetch(port(), "/status?s=" + Wire.q("100 Continue") + "&body=x");
+        assertEquals(500, r.status(), "an app answering 100 as its final status is an app error: " + r.statusLine());
+    }
+
+    @Test
     void invalidResponseHeadersAre500() throws Exception {
         for (String status : new String[] {"abc", "20 OK", "200OK", "200 OK\r\nX-Injected: 1"}) {
             RawHttp.Response r = Wire.fetch(port(), "/status?s=" + Wire.q(status));
