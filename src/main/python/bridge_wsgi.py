@@ -141,6 +141,16 @@ class _Response:
             self.sent = True
 
 
+def _declared_length(headers):
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return -1
+    return -1
+
+
 def _as_bytes(data):
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
@@ -177,8 +187,27 @@ def handle(meta, body, exchange):
             if _sendfile(response, result):
                 return (STREAMED,)
         write = response.write
-        for data in result:
-            write(data)
+        iterator = iter(result)
+        for data in iterator:
+            if response.sent or not data:
+                write(data)
+                continue
+            # The first body bytes. When they are the whole declared Content-Length (Werkzeug's and Django's
+            # usual response), finish iterating and answer in one piece instead of streaming.
+            if type(data) is not bytes:
+                data = _as_bytes(data)
+            if response.status is None:
+                raise AssertionError("the app yielded body data before calling start_response()")
+            if _declared_length(response.headers) != len(data):
+                write(data)
+                continue
+            for more in iterator:
+                if more:
+                    write(data)
+                    write(more)
+                    break
+            else:
+                return (FULL, response.status, response.header_block(), len(response.headers), data)
         if response.sent:
             return (STREAMED,)
         if response.status is None:
@@ -257,10 +286,17 @@ def boot(settings):
     try:
         _app = load_app(s["module"])
     except _AppSpecError as e:
-        sys.stderr.write("cannot load the app %s: %s\n" % (s["module"], e))
         return str(e)
     except BaseException as e:
-        _log_exception("cannot load the app %s" % s["module"])
+        # The app's frames only: ours and importlib's machinery say nothing to the user.
+        tb = e.__traceback__
+        while tb is not None and (tb.tb_frame.f_code.co_filename == __file__
+                                  or tb.tb_frame.f_code.co_filename.startswith("<frozen importlib")
+                                  or tb.tb_frame.f_code.co_filename.endswith("importlib/__init__.py")):
+            tb = tb.tb_next
+        sys.stderr.write("cannot load the app %s:\n%s" % (
+            s["module"], "".join(traceback.format_exception(type(e), e, tb))))
+        sys.stderr.flush()
         return "%s: %s" % (type(e).__name__, e)
     return None
 

@@ -93,7 +93,7 @@ public final class CommandLine {
                 (b, f, v) -> b.accessLog = false);
         option("--jvm-args", "'FLAGS'", String.join(" ", Config.DEFAULT_JVM_ARGS),
                 "JVM flags for worker processes, replacing the defaults",
-                (b, f, v) -> b.jvmArgs = List.of(v.trim().split("\\s+")));
+                (b, f, v) -> b.jvmArgs = v.isBlank() ? List.of() : List.of(v.trim().split("\\s+")));
         option("--help", null, null, "show this help and exit", (b, f, v) -> {});
     }
 

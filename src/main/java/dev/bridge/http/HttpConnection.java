@@ -34,6 +34,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -63,7 +64,9 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     private final ArrayDeque<Incoming> queued = new ArrayDeque<>();
     /** The request being served, or null. */
     private Responder active;
-    /** Input is being discarded: after an error, or once we decided to close. */
+    /** Input is ignored: an error answer is queued or sent, or the connection is closing. */
+    private boolean discarding;
+    /** The connection is half-closed (our FIN is out) or closed: nothing more is sent. */
     private boolean closing;
     private boolean draining;
     /** When bytes of a not-yet-complete request first arrived (System.nanoTime), or 0. */
@@ -83,7 +86,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext c, Object msg) {
-                if (requestStartedAt == 0 && !closing) {
+                if (requestStartedAt == 0 && !discarding) {
                     requestStartedAt = System.nanoTime();
                 }
                 c.fireChannelRead(msg);
@@ -127,7 +130,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         try {
-            if (closing) {
+            if (discarding) {
                 return;
             }
             if (msg instanceof HttpRequest req) {
@@ -148,18 +151,26 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             return;
         }
         HttpVersion version = req.protocolVersion();
-        if (version.majorVersion() != 1 || version.minorVersion() > 1) {
+        if (version.majorVersion() != 1) {
             reject(505, "HTTP version " + version + " not supported");
             return;
         }
-        String te = req.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
-        if (te != null && !HttpUtil.isTransferEncodingChunked(req)) {
-            reject(501, "unsupported Transfer-Encoding: " + te);
+        if (version.minorVersion() > 1) {
+            req.setProtocolVersion(HttpVersion.HTTP_1_1); // RFC 9110 2.5: answer a higher minor version as 1.1
+        }
+        List<String> hosts = req.headers().getAll(HttpHeaderNames.HOST);
+        if (hosts.size() > 1 || (hosts.isEmpty() && req.protocolVersion() == HttpVersion.HTTP_1_1)) {
+            reject(400, hosts.isEmpty() ? "no Host header in an HTTP/1.1 request" : "several Host headers");
             return;
         }
-        long length = te != null ? -1 : contentLength(req);
+        List<String> te = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        if (!te.isEmpty() && (te.size() > 1 || !te.get(0).trim().equalsIgnoreCase("chunked"))) {
+            reject(501, "unsupported Transfer-Encoding: " + String.join(", ", te));
+            return;
+        }
+        long length = te.isEmpty() ? contentLength(req) : -1;
         if (length == -2) {
-            reject(400, "bad Content-Length");
+            reject(400, "bad or conflicting Content-Length");
             return;
         }
         if (config.limitBody() > 0 && length > config.limitBody()) {
@@ -167,14 +178,9 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             return;
         }
         String expect = req.headers().get(HttpHeaderNames.EXPECT);
-        if (expect != null) {
-            if (!expect.equalsIgnoreCase(HttpHeaderValues.CONTINUE.toString())) {
-                reject(417, "unsupported Expect: " + expect);
-                return;
-            }
-            if (version == HttpVersion.HTTP_1_1 && length != 0) {
-                ctx.writeAndFlush(Unpooled.wrappedBuffer(CONTINUE));
-            }
+        if (expect != null && !expect.equalsIgnoreCase(HttpHeaderValues.CONTINUE.toString())) {
+            reject(417, "unsupported Expect: " + expect);
+            return;
         }
         String target = req.uri();
         if (!target.startsWith("/") && !target.equals("*") && !target.regionMatches(true, 0, "http", 0, 4)) {
@@ -182,22 +188,44 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             return;
         }
         receiving = new Incoming(req, new RequestBody(ctx.alloc(), config.spillThreshold(), length));
+        if (expect != null && req.protocolVersion() == HttpVersion.HTTP_1_1 && length != 0) {
+            // The client waits for this before sending the body; it must not be taken for the answer to
+            // an earlier pipelined request, so it waits for those to be answered.
+            receiving.continuePending = true;
+            sendContinueIfDue();
+        }
+    }
+
+    private void sendContinueIfDue() {
+        if (receiving != null && receiving.continuePending && active == null && queued.isEmpty()) {
+            receiving.continuePending = false;
+            ctx.writeAndFlush(Unpooled.wrappedBuffer(CONTINUE));
+        }
     }
 
     private static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
-    /** The Content-Length of a request without Transfer-Encoding: 0 if absent, -2 if malformed. */
+    /**
+     * The Content-Length of a request without Transfer-Encoding: 0 if absent, -2 if malformed or if
+     * repeated values differ (Netty checks that for HTTP/1.1 only; for 1.0 it would let one request
+     * smuggle another).
+     */
     private static long contentLength(HttpRequest req) {
-        String v = req.headers().get(HttpHeaderNames.CONTENT_LENGTH);
-        if (v == null) {
-            return 0;
+        long length = -1;
+        for (String header : req.headers().getAll(HttpHeaderNames.CONTENT_LENGTH)) {
+            for (String v : header.split(",", -1)) {
+                v = v.trim();
+                if (v.isEmpty() || v.length() > 18 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                    return -2;
+                }
+                long n = Long.parseLong(v);
+                if (length >= 0 && n != length) {
+                    return -2;
+                }
+                length = n;
+            }
         }
-        try {
-            long n = Long.parseLong(v.trim());
-            return n < 0 ? -2 : n;
-        } catch (NumberFormatException e) {
-            return -2;
-        }
+        return Math.max(length, 0);
     }
 
     private void onContent(HttpContent content) {
@@ -251,23 +279,25 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             receiving.body.release();
             receiving = null;
         }
-        closing = true;
+        discarding = true;
         requestStartedAt = 0;
         log.info("rejected request from " + ctx.channel().remoteAddress() + ": " + status + " " + why);
-        Incoming error = Incoming.error(status);
         if (active == null) {
-            writeError(error.errorStatus);
+            writeError(status, false);
         } else {
-            queued.add(error);
+            queued.add(Incoming.error(status));
         }
     }
 
-    private void writeError(int status) {
+    /** Answers with an error of the server's own and closes the connection. */
+    private void writeError(int status, boolean headRequest) {
+        discarding = true;
         String reason = reason(status);
         AppResponseHead head = AppResponseHead.error(status, reason);
         byte[] body = (status + " " + reason + "\n").getBytes(StandardCharsets.US_ASCII);
-        ByteBuf buf = encoder.head(ctx.alloc(), head, false, ResponseEncoder.Framing.LENGTH, body.length, false, body.length);
-        buf.writeBytes(body);
+        int bodyBytes = headRequest ? 0 : body.length;
+        ByteBuf buf = encoder.head(ctx.alloc(), head, false, ResponseEncoder.Framing.LENGTH, body.length, false, bodyBytes);
+        buf.writeBytes(body, 0, bodyBytes);
         ctx.writeAndFlush(buf).addListener(f -> closeGracefully());
     }
 
@@ -290,8 +320,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         String environ = HttpEnviron.build(in.head, in.body.size(), ctx.channel());
         if (environ == null) {
             in.release();
-            closing = true;
-            writeError(400);
+            log.info("rejected request from " + ctx.channel().remoteAddress() + ": 400 bad request target " + in.head.uri());
+            writeError(400, in.head.method().equals(HttpMethod.HEAD));
             return;
         }
         idleSince = 0;
@@ -312,25 +342,21 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         active = null;
         r.request.body().release();
         if (!keepAlive || draining) {
-            closing = true;
-        }
-        if (closing && queued.isEmpty()) {
             closeGracefully();
             return;
         }
         Incoming next = queued.poll();
-        if (next == null) {
-            idleSince = System.nanoTime();
-            return;
-        }
         if (!ctx.channel().config().isAutoRead() && queued.size() < PIPELINE_LIMIT) {
             ctx.channel().config().setAutoRead(true);
         }
-        if (next.errorStatus != 0) {
-            writeError(next.errorStatus);
-        } else if (closing) {
-            next.release();
-            closeGracefully();
+        if (next == null) {
+            idleSince = System.nanoTime();
+            if (requestStartedAt != 0) {
+                requestStartedAt = idleSince; // a partial request's clock starts when we can serve it
+            }
+            sendContinueIfDue();
+        } else if (next.errorStatus != 0) {
+            writeError(next.errorStatus, false);
         } else {
             dispatch(next);
         }
@@ -342,6 +368,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
      * unread input at once would send a RST, which can destroy the response before the client reads it.
      */
     private void closeGracefully() {
+        discarding = true;
         closing = true;
         var ch = ctx.channel();
         if (!ch.isActive()) {
@@ -358,6 +385,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
 
     /** Cuts the connection with a RST: the client must not take a truncated response for a whole one. */
     private void abortConnection() {
+        discarding = true;
         closing = true;
         var ch = ctx.channel();
         if (ch.isActive()) {
@@ -368,23 +396,24 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
 
     @Override
     public void sweep(long now) {
-        if (requestStartedAt != 0 && now - requestStartedAt > TimeUnit.SECONDS.toNanos(config.headerTimeout())) {
-            requestStartedAt = 0;
-            if (active == null && !closing) {
-                log.info("request from " + ctx.channel().remoteAddress() + " not received within "
-                        + config.headerTimeout() + " s: closing");
-                closing = true;
-                if (receiving != null) {
-                    receiving.body.release();
-                    receiving = null;
-                }
-                writeError(408);
-            } else if (closing) {
-                ctx.close();
-            }
+        if (closing) {
             return;
         }
-        if (idleSince != 0 && active == null && receiving == null
+        if (requestStartedAt != 0 && now - requestStartedAt > TimeUnit.SECONDS.toNanos(config.headerTimeout())) {
+            if (active != null) {
+                return; // judged again when the response in flight is done (the clock restarts then)
+            }
+            requestStartedAt = 0;
+            log.info("request from " + ctx.channel().remoteAddress() + " not received within "
+                    + config.headerTimeout() + " s: closing");
+            if (receiving != null) {
+                receiving.body.release();
+                receiving = null;
+            }
+            writeError(408, false);
+            return;
+        }
+        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0
                 && now - idleSince > TimeUnit.SECONDS.toNanos(config.keepaliveTimeout())) {
             idleSince = 0;
             closeGracefully();
@@ -404,6 +433,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         final HttpRequest head;
         final RequestBody body;
         final int errorStatus;
+        /** The client expects "100 Continue" before it sends the body, and has not had it yet. */
+        boolean continuePending;
 
         Incoming(HttpRequest head, RequestBody body) {
             this(head, body, 0);

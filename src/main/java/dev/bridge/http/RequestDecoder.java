@@ -1,8 +1,21 @@
 package dev.bridge.http;
 
 import dev.bridge.config.Config;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
 
 /**
  * Netty's HTTP/1.1 request decoder, configured strictly: request line up to {@link Config#MAX_REQUEST_LINE}
@@ -13,6 +26,11 @@ import io.netty.handler.codec.http.HttpRequestDecoder;
  * {@link HttpConnection} answers with 4xx. Event loop only.
  */
 final class RequestDecoder extends HttpRequestDecoder {
+
+    private HttpMessage current;
+    private int contentLengths;
+    /** Requests whose Content-Length header was repeated (Netty keeps only the first value for HTTP/1.0). */
+    private final Set<HttpMessage> repeatedLength = Collections.newSetFromMap(new IdentityHashMap<>());
 
     /** Largest piece of a request body handed on at once, in bytes. */
     static final int MAX_CHUNK_SIZE = 64 * 1024;
@@ -26,5 +44,41 @@ final class RequestDecoder extends HttpRequestDecoder {
                 .setStrictLineParsing(true)
                 .setUseRfc9112TransferEncoding(true)
                 .setAllowDuplicateContentLengths(true));
+    }
+
+    @Override
+    protected HttpMessage createMessage(String[] initialLine) throws Exception {
+        current = super.createMessage(initialLine);
+        contentLengths = 0;
+        return current;
+    }
+
+    @Override
+    protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+        AsciiString name = super.splitHeaderName(sb, start, length);
+        if (name.contentEqualsIgnoreCase(HttpHeaderNames.CONTENT_LENGTH) && ++contentLengths == 2) {
+            repeatedLength.add(current);
+        }
+        return name;
+    }
+
+    /**
+     * For HTTP/1.0, Netty takes the first of several Content-Length headers and drops the others: the
+     * rest of a longer body would then be read as the next request (request smuggling). Since the other
+     * values are gone by then, any repeat fails an HTTP/1.0 request (RFC 9112 6.3); for HTTP/1.1 Netty
+     * itself fails differing values and accepts identical ones.
+     */
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+        int before = out.size();
+        super.decode(ctx, buffer, out);
+        for (int i = before; i < out.size() && !repeatedLength.isEmpty(); i++) {
+            if (out.get(i) instanceof HttpRequest req && repeatedLength.remove(req) && req.decoderResult().isSuccess()
+                    && req.protocolVersion() == HttpVersion.HTTP_1_0) {
+                req.setDecoderResult(DecoderResult.failure(
+                        new IllegalArgumentException("several Content-Length headers in an HTTP/1.0 request")));
+            }
+        }
+        repeatedLength.clear();
     }
 }

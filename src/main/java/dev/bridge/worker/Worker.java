@@ -23,6 +23,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
@@ -81,6 +82,9 @@ public final class Worker {
         PythonThreads python = new PythonThreads(config, runtime);
         WorkerChannels channels = new WorkerChannels(group.next(), python::submit, config.threads());
         try {
+            // Python (JVM-independent start-up: libpython, the app's imports) and Netty boot in parallel.
+            long t0 = System.nanoTime();
+            CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
             List<Channel> servers = new ArrayList<>();
             HttpInitializer http = new HttpInitializer(config, channels, log);
             for (ListenAddress address : config.listeners()) {
@@ -91,10 +95,12 @@ public final class Worker {
                     return ExitCode.WORKER_BOOT_ERROR;
                 }
             }
-            int code = startPython(python);
+            long bound = System.nanoTime();
+            int code = pythonBoot.join();
             if (code != ExitCode.OK) {
                 return code;
             }
+            long booted = System.nanoTime();
             for (Channel s : servers) {
                 channels.loop().execute(() -> {
                     channels.addServer(s);
@@ -103,9 +109,8 @@ public final class Worker {
                 InetSocketAddress a = (InetSocketAddress) s.localAddress();
                 log.info("listening on http://" + a.getAddress().getHostAddress() + ":" + a.getPort());
             }
-            long startMillis = ProcessHandle.current().info().startInstant().map(i -> i.toEpochMilli()).orElse(0L);
-            log.info("ready: serving " + config.module() + " with " + config.threads() + " Python thread(s), "
-                    + (System.currentTimeMillis() - startMillis) + " ms after launch");
+            log.info("ready: serving " + config.module() + " with " + config.threads() + " Python thread(s)"
+                    + " (listeners " + (bound - t0) / 1_000_000 + " ms, Python and app " + (booted - t0) / 1_000_000 + " ms)");
             return awaitStop(channels, python);
         } finally {
             group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);

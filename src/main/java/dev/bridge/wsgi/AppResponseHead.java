@@ -105,7 +105,7 @@ public final class AppResponseHead {
         }
         for (int i = 0; i < status.length(); i++) {
             char c = status.charAt(i);
-            if (c == '\r' || c == '\n' || c == 0 || c > 0xFF) {
+            if ((c < 0x20 && c != '\t') || c == 0x7F || c > 0xFF) {
                 throw new IllegalArgumentException("bad status " + quote(status) + ": control or non-latin-1 character");
             }
         }

@@ -50,42 +50,51 @@ public final class WsgiExchange {
         this.log = log;
     }
 
-    /** Serves the request with the interpreter of the calling Python thread. */
+    /**
+     * Serves the request with the interpreter of the calling Python thread. What is left to do with the
+     * result (parsing the head, framing, writing) happens on the event loop, in one task, so the Python
+     * thread is free as soon as Python returns.
+     */
     public void run(Interpreter interp) {
+        Runnable last;
         try {
             Object result = interp.invoke("handle", request.environ(), request.body().forPython(), this);
-            finish((List<?>) result);
+            last = completion((List<?>) result);
         } catch (Throwable e) {
             log.error("internal error serving " + request.summary(), e);
-            if (started) {
-                loop.execute(() -> sink.abort("internal error"));
-            } else {
-                loop.execute(() -> sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY));
-            }
-        } finally {
-            loop.execute(sink::pythonDone);
+            last = started ? () -> sink.abort("internal error") : this::internalError;
         }
+        Runnable then = last;
+        loop.execute(() -> {
+            then.run();
+            sink.pythonDone();
+        });
     }
 
-    private void finish(List<?> result) {
+    private Runnable completion(List<?> result) {
         int kind = ((Number) result.get(0)).intValue();
-        if (kind == FULL) {
+        if (kind == STREAMED) {
+            return sink::end;
+        }
+        if (kind != FULL) {
+            return () -> sink.abort("the app failed after the response had begun");
+        }
+        return () -> {
             AppResponseHead head;
             try {
                 head = AppResponseHead.parse((String) result.get(1), (String) result.get(2),
                         ((Number) result.get(3)).intValue());
             } catch (IllegalArgumentException e) {
                 log.error("bad response from the app for " + request.summary() + ": " + e.getMessage());
-                loop.execute(() -> sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY));
+                internalError();
                 return;
             }
-            byte[] body = (byte[]) result.get(4);
-            loop.execute(() -> sink.full(head, body));
-        } else if (kind == STREAMED) {
-            loop.execute(sink::end);
-        } else {
-            loop.execute(() -> sink.abort("the app failed after the response had begun"));
-        }
+            sink.full(head, (byte[]) result.get(4));
+        };
+    }
+
+    private void internalError() {
+        sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY);
     }
 
     /** Called by the shim with the first non-empty chunk: commits the head. */

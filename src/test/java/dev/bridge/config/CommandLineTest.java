@@ -1,0 +1,291 @@
+package dev.bridge.config;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CommandLineTest {
+
+    private static Config parse(String... args) throws ConfigException {
+        return assertInstanceOf(CommandLine.Run.class, CommandLine.parse(List.of(args))).config();
+    }
+
+    private static Config withModule(String... args) throws ConfigException {
+        List<String> all = new ArrayList<>(List.of("--module", "app:application"));
+        all.addAll(Arrays.asList(args));
+        return parse(all.toArray(String[]::new));
+    }
+
+    private static String error(String... args) {
+        return assertThrows(ConfigException.class, () -> CommandLine.parse(List.of(args))).getMessage();
+    }
+
+    @Test
+    void shouldUseDefaults() throws ConfigException {
+        Config c = parse("--module", "app:application");
+        assertEquals("app:application", c.module());
+        assertEquals(List.of(new ListenAddress(ListenAddress.Protocol.HTTP, "127.0.0.1", 8000, null)), c.listeners());
+        assertEquals(1, c.workers());
+        assertEquals(1, c.threads());
+        assertNull(c.chdir());
+        assertEquals(List.of(), c.pythonPaths());
+        assertNull(c.python());
+        assertNull(c.venv());
+        assertEquals(0, c.limitBody());
+        assertEquals(64 * 1024, c.maxHeaderSize());
+        assertEquals(1024 * 1024, c.spillThreshold());
+        assertEquals(30, c.headerTimeout());
+        assertEquals(75, c.keepaliveTimeout());
+        assertEquals(30, c.gracefulTimeout());
+        assertTrue(c.accessLog());
+        assertEquals(Config.DEFAULT_JVM_ARGS, c.jvmArgs());
+        assertFalse(c.multithread());
+        assertFalse(c.multiprocess());
+    }
+
+    @Test
+    void shouldTakeEveryFlagInBothForms() throws ConfigException {
+        String[][] flags = {
+                {"--http", "0.0.0.0:9000"}, {"--threads", "8"}, {"--chdir", "/srv/app"}, {"--pythonpath", "/lib/a"},
+                {"--python", "/usr/bin/python3"}, {"--limit-body", "1000"}, {"--max-header-size", "2048"},
+                {"--spill-threshold", "4096"}, {"--header-timeout", "5"}, {"--keepalive-timeout", "6"},
+                {"--graceful-timeout", "7"}, {"--jvm-args", "-Xmx1g -Xss1m"},
+        };
+        List<String> spaced = new ArrayList<>(List.of("--module", "m:app"));
+        List<String> equals = new ArrayList<>(List.of("--module=m:app"));
+        for (String[] f : flags) {
+            spaced.add(f[0]);
+            spaced.add(f[1]);
+            equals.add(f[0] + "=" + f[1]);
+        }
+        spaced.add("--disable-logging");
+        equals.add("--disable-logging");
+        Config a = parse(spaced.toArray(String[]::new));
+        Config b = parse(equals.toArray(String[]::new));
+        assertEquals(a, b);
+        assertEquals("m:app", a.module());
+        assertEquals(List.of(new ListenAddress(ListenAddress.Protocol.HTTP, "0.0.0.0", 9000, null)), a.listeners());
+        assertEquals(8, a.threads());
+        assertTrue(a.multithread());
+        assertEquals("/srv/app", a.chdir());
+        assertEquals(List.of("/lib/a"), a.pythonPaths());
+        assertEquals("/usr/bin/python3", a.python());
+        assertEquals(1000, a.limitBody());
+        assertEquals(2048, a.maxHeaderSize());
+        assertEquals(4096, a.spillThreshold());
+        assertEquals(5, a.headerTimeout());
+        assertEquals(6, a.keepaliveTimeout());
+        assertEquals(7, a.gracefulTimeout());
+        assertFalse(a.accessLog());
+        assertEquals(List.of("-Xmx1g", "-Xss1m"), a.jvmArgs());
+    }
+
+    @Test
+    void shouldKeepValueAfterFirstEquals() throws ConfigException {
+        assertEquals("pkg.mod:make_app(a=1)", parse("--module=pkg.mod:make_app(a=1)").module());
+        assertEquals(List.of("-Dx=1", "-Dy=2"), withModule("--jvm-args=-Dx=1 -Dy=2").jvmArgs());
+    }
+
+    @Test
+    void shouldRepeatListenersAndPythonPathsInOrder() throws ConfigException {
+        Config c = withModule("--http", ":8001", "--pythonpath", "b", "--http", "[::1]:8002", "--pythonpath", "a");
+        assertEquals(List.of(new ListenAddress(ListenAddress.Protocol.HTTP, "0.0.0.0", 8001, null),
+                new ListenAddress(ListenAddress.Protocol.HTTP, "::1", 8002, null)), c.listeners());
+        assertEquals(List.of("b", "a"), c.pythonPaths());
+    }
+
+    @Test
+    void shouldLetLaterValueWin() throws ConfigException {
+        assertEquals(3, withModule("--threads", "2", "--threads", "3").threads());
+        assertEquals("second", parse("--module", "first", "--module", "second").module());
+    }
+
+    @Test
+    void shouldTrimNumbers() throws ConfigException {
+        assertEquals(4, withModule("--threads", " 4 ").threads());
+    }
+
+    @Test
+    void shouldRejectUnknownFlag() {
+        assertEquals("unknown flag --nope (see --help)", error("--module", "m", "--nope"));
+        assertEquals("unknown flag --nope=1 (see --help)", error("--module", "m", "--nope=1"));
+        assertEquals("unknown flag -t (see --help)", error("--module", "m", "-t", "4"));
+        assertEquals("unknown argument app:application (see --help)", error("app:application"));
+    }
+
+    @Test
+    void shouldRejectMissingValue() {
+        assertEquals("--threads needs a value: --threads N", error("--module", "m", "--threads"));
+        assertEquals("--module needs a value: --module MOD[:APP]", error("--module"));
+    }
+
+    @Test
+    void shouldRejectValueForSwitch() {
+        assertEquals("--disable-logging takes no value", error("--module", "m", "--disable-logging=yes"));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "--threads|abc|--threads abc: expected a whole number",
+            "--threads|1.5|--threads 1.5: expected a whole number",
+            "--threads|''|--threads : expected a whole number",
+            "--threads|0x10|--threads 0x10: expected a whole number",
+            "--limit-body|10k|--limit-body 10k: expected a whole number",
+            "--threads|99999999999999999999|--threads 99999999999999999999: expected a whole number",
+    })
+    void shouldRejectBadNumber(String flag, String value, String message) {
+        assertEquals(message, error("--module", "m", flag, value));
+        assertEquals(message, error("--module", "m", flag + "=" + value));
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            "--threads, 0, 1, 512", "--threads, 513, 1, 512",
+            "--limit-body, -1, 0, 9223372036854775807",
+            "--max-header-size, 1023, 1024, 16777216", "--max-header-size, 16777217, 1024, 16777216",
+            "--spill-threshold, -1, 0, 2147483647", "--spill-threshold, 2147483648, 0, 2147483647",
+            "--header-timeout, 0, 1, 3600", "--header-timeout, 3601, 1, 3600",
+            "--keepalive-timeout, 0, 1, 3600", "--keepalive-timeout, 3601, 1, 3600",
+            "--graceful-timeout, -1, 0, 3600", "--graceful-timeout, 3601, 0, 3600",
+            "--threads, 4294967297, 1, 512",
+    })
+    void shouldRejectOutOfRange(String flag, String value, long min, long max) {
+        assertEquals(flag + " " + value + ": must be between " + min + " and " + max, error("--module", "m", flag, value));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"--threads, 1", "--threads, 512", "--max-header-size, 1024", "--max-header-size, 16777216",
+            "--spill-threshold, 0", "--graceful-timeout, 0", "--header-timeout, 3600", "--limit-body, 0"})
+    void shouldAcceptRangeBounds(String flag, String value) {
+        assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse("--module", "m", flag, value));
+    }
+
+    private static CommandLine.Result assertDoesNotThrowParse(String... args) {
+        try {
+            return CommandLine.parse(List.of(args));
+        } catch (ConfigException e) {
+            throw new AssertionError(e.getMessage());
+        }
+    }
+
+    @Test
+    void shouldRequireModule() {
+        assertEquals("--module is required, e.g. --module myapp:application (see --help)", error());
+        assertEquals("--module is required, e.g. --module myapp:application (see --help)", error("--threads", "2"));
+        assertEquals("--module is required, e.g. --module myapp:application (see --help)", error("--module", " "));
+        assertEquals("--module is required, e.g. --module myapp:application (see --help)", error("--module="));
+    }
+
+    @Test
+    void shouldRejectPythonWithVenv() {
+        assertEquals("give --python or --venv, not both", error("--module", "m", "--python", "p", "--venv", "v"));
+    }
+
+    @Test
+    void shouldRejectBadListenAddress() {
+        assertTrue(error("--module", "m", "--http", "8000").startsWith("--http 8000: expected HOST:PORT"));
+        assertEquals("--http :99999: the port must be a number from 0 to 65535", error("--module", "m", "--http", ":99999"));
+    }
+
+    @Test
+    void shouldRejectEmptyJvmArgs() {
+        // '--jvm-args ""' would put an empty argument on the worker's java command line, which java takes
+        // for the main class ("Could not find or load main class"). Either no flags or an error, not [""].
+        try {
+            Config c = withModule("--jvm-args", "");
+            assertFalse(c.jvmArgs().contains(""), "empty JVM argument in " + c.jvmArgs().stream().map(a -> "'" + a + "'").toList());
+        } catch (ConfigException expected) {
+            assertTrue(expected.getMessage().contains("--jvm-args"), expected.getMessage());
+        }
+    }
+
+    // ---- help
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--help", "-h", "--help=1"})
+    void shouldAnswerHelp(String flag) throws ConfigException {
+        CommandLine.Help h = assertInstanceOf(CommandLine.Help.class, CommandLine.parse(List.of(flag)));
+        assertEquals(CommandLine.help(), h.text());
+        assertInstanceOf(CommandLine.Help.class, CommandLine.parse(List.of("--threads", "2", flag, "--bogus")));
+    }
+
+    @Test
+    void shouldListEveryFlagWithItsDefaultInHelp() {
+        String help = CommandLine.help();
+        assertTrue(help.startsWith("usage: java -jar bridge.jar --module MOD[:APP]"), help);
+        Map<String, String> defaults = Map.ofEntries(
+                Map.entry("--module", "required"),
+                Map.entry("--http", Config.DEFAULT_HTTP + " if no listener is given"),
+                Map.entry("--threads", "1"),
+                Map.entry("--chdir", "none"),
+                Map.entry("--pythonpath", "none"),
+                Map.entry("--python", "none"),
+                Map.entry("--venv", "$VIRTUAL_ENV, then python3 on PATH"),
+                Map.entry("--limit-body", "0 (no limit)"),
+                Map.entry("--max-header-size", "65536"),
+                Map.entry("--spill-threshold", "1048576"),
+                Map.entry("--header-timeout", "30"),
+                Map.entry("--keepalive-timeout", "75"),
+                Map.entry("--graceful-timeout", "30"),
+                Map.entry("--disable-logging", "off"),
+                Map.entry("--jvm-args", String.join(" ", Config.DEFAULT_JVM_ARGS)));
+        // Every flag line is followed by its default line; --help has none.
+        List<String> seen = new ArrayList<>();
+        String[] lines = help.split("\n");
+        Pattern flagLine = Pattern.compile("^  (--[a-z-]+)(?: (\\S+))?\\s+\\S.*$");
+        for (int i = 0; i < lines.length; i++) {
+            Matcher m = flagLine.matcher(lines[i]);
+            if (!m.matches()) {
+                continue;
+            }
+            String flag = m.group(1);
+            seen.add(flag);
+            if (flag.equals("--help")) {
+                continue;
+            }
+            assertTrue(defaults.containsKey(flag), "flag not expected by this test: " + flag);
+            assertEquals("(default: " + defaults.get(flag) + ")", lines[i + 1].trim(), "default of " + flag);
+        }
+        List<String> expected = new ArrayList<>(defaults.keySet());
+        expected.add("--help");
+        assertEquals(expected.stream().sorted().toList(), seen.stream().sorted().toList());
+    }
+
+    @Test
+    void shouldParseEveryFlagTheHelpShows() {
+        // Each flag in --help must be accepted by the parser (with a plausible value).
+        Matcher m = Pattern.compile("(?m)^  (--[a-z-]+)( \\S+)?").matcher(CommandLine.help());
+        while (m.find()) {
+            String flag = m.group(1);
+            if (flag.equals("--help") || flag.equals("--module")) {
+                continue;
+            }
+            List<String> args = new ArrayList<>(List.of("--module", "m", flag));
+            if (m.group(2) != null) {
+                args.add(switch (flag) {
+                    case "--http" -> ":8000";
+                    case "--jvm-args" -> "-Xmx32m";
+                    case "--max-header-size" -> "4096";
+                    default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
+                            || flag.startsWith("--spill") ? "3" : "x";
+                });
+            }
+            assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
+        }
+    }
+}

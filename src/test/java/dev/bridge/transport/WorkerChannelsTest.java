@@ -1,0 +1,140 @@
+package dev.bridge.transport;
+
+import dev.bridge.wsgi.WsgiExchange;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The worker's accept backpressure, timeout sweep and drain, on an embedded event loop. */
+class WorkerChannelsTest {
+
+    /** A connection that records what the registry asks of it. */
+    static final class FakeConnection implements WorkerChannels.Connection {
+        final List<Long> sweeps = new ArrayList<>();
+        int drains;
+
+        @Override
+        public void sweep(long nowNanos) {
+            sweeps.add(nowNanos);
+        }
+
+        @Override
+        public void drain() {
+            drains++;
+        }
+    }
+
+    private final EmbeddedChannel loopOwner = new EmbeddedChannel();
+    private final EmbeddedChannel server = new EmbeddedChannel();
+    private final List<WsgiExchange> dispatched = new ArrayList<>();
+    private final WorkerChannels channels = new WorkerChannels(loopOwner.eventLoop(), dispatched::add, 2);
+
+    @AfterEach
+    void tearDown() {
+        loopOwner.finishAndReleaseAll();
+        server.finishAndReleaseAll();
+    }
+
+    @Test
+    void shouldPauseAcceptingAboveThreadsPlusOne() {
+        channels.addServer(server);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        assertTrue(server.config().isAutoRead(), "threads busy, nothing waiting yet");
+        channels.dispatch(null);
+        assertFalse(server.config().isAutoRead(), "paused at threads + 1 in flight");
+        assertEquals(3, dispatched.size());
+        channels.pythonDone();
+        assertTrue(server.config().isAutoRead(), "resumed below threads + 1");
+        channels.pythonDone();
+        channels.pythonDone();
+        assertTrue(server.config().isAutoRead());
+    }
+
+    @Test
+    void shouldSweepConnectionsEverySecond() {
+        FakeConnection c = new FakeConnection();
+        channels.register(c);
+        loopOwner.advanceTimeBy(WorkerChannels.SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        loopOwner.runScheduledPendingTasks();
+        assertEquals(1, c.sweeps.size());
+        channels.unregister(c);
+        loopOwner.advanceTimeBy(WorkerChannels.SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+        loopOwner.runScheduledPendingTasks();
+        assertEquals(1, c.sweeps.size(), "unregistered connections are not swept");
+    }
+
+    @Test
+    void shouldDrainConnectionsAndCompleteWhenTheLastCloses() {
+        channels.addServer(server);
+        FakeConnection a = new FakeConnection();
+        FakeConnection b = new FakeConnection();
+        channels.register(a);
+        channels.register(b);
+        Future<Void> done = channels.drain();
+        loopOwner.runPendingTasks();
+        assertTrue(channels.draining());
+        assertFalse(server.isOpen(), "listeners closed");
+        assertEquals(1, a.drains);
+        assertEquals(1, b.drains);
+        assertFalse(done.isDone());
+        channels.unregister(a);
+        assertFalse(done.isDone());
+        channels.unregister(b);
+        assertTrue(done.isSuccess());
+        assertEquals(0, channels.connectionCount());
+    }
+
+    @Test
+    void shouldDrainConnectionRegisteredWhileDraining() {
+        channels.drain();
+        loopOwner.runPendingTasks();
+        FakeConnection late = new FakeConnection();
+        channels.register(late);
+        assertEquals(1, late.drains);
+    }
+
+    @Test
+    void shouldCompleteDrainAtOnceWithoutConnections() {
+        Future<Void> done = channels.drain();
+        loopOwner.runPendingTasks();
+        assertTrue(done.isSuccess());
+    }
+
+    @Test
+    void shouldCompleteSecondDrainCallToo() {
+        FakeConnection c = new FakeConnection();
+        channels.register(c);
+        Future<Void> first = channels.drain();
+        Future<Void> second = channels.drain();
+        loopOwner.runPendingTasks();
+        assertEquals(1, c.drains, "a connection is drained once");
+        channels.unregister(c);
+        loopOwner.runPendingTasks();
+        assertTrue(first.isSuccess());
+        assertTrue(second.isSuccess());
+    }
+
+    @Test
+    void shouldNotResumeAcceptingWhileDraining() {
+        channels.addServer(server);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        channels.drain();
+        loopOwner.runPendingTasks();
+        channels.pythonDone();
+        assertFalse(server.config().isAutoRead());
+        assertSame(loopOwner.eventLoop(), channels.loop());
+    }
+}
