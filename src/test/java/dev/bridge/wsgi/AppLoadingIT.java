@@ -75,6 +75,19 @@ class AppLoadingIT {
     static void assertTraceback(Launch.Result r, String file, int line, String errorLine) {
         String out = r.output();
         assertTrue(out.contains("Traceback (most recent call last)"), "the Python traceback must be shown:\n" + out);
+        assertErrorLocation(r, file, line, errorLine);
+    }
+
+    /** What Python shows for a SyntaxError (as for a script: no frames of its own need precede it). */
+    static void assertSyntaxErrorShown(Launch.Result r, String file, int line, String sourceText) {
+        String out = r.output();
+        assertErrorLocation(r, file, line, "SyntaxError: ");
+        assertTrue(out.contains(sourceText), "the offending source line is shown:\n" + out);
+        assertTrue(out.lines().anyMatch(l -> l.trim().endsWith("^")), "with the caret under the error:\n" + out);
+    }
+
+    static void assertErrorLocation(Launch.Result r, String file, int line, String errorLine) {
+        String out = r.output();
         assertTrue(out.contains(file + "\", line " + line), "the traceback points at " + file + " line " + line + ":\n" + out);
         assertTrue(out.contains(errorLine), "the traceback ends with " + errorLine + ":\n" + out);
     }
@@ -156,14 +169,14 @@ class AppLoadingIT {
     @Test
     void syntaxErrorInTheApp() throws Exception {
         Launch.Result r = failLoading(args("--module", "broken_syntax"));
-        assertTraceback(r, "broken_syntax.py", 2, "SyntaxError");
+        assertSyntaxErrorShown(r, "broken_syntax.py", 2, "def app(environ, start_response:");
         assertFalse(summaryLines(r, "broken_syntax", "SyntaxError").isEmpty(), "a summary line:\n" + r.output());
     }
 
     @Test
     void syntaxErrorInAFileApp() throws Exception {
         Launch.Result r = failLoading(args("--module", "./broken_syntax.py:app"));
-        assertTraceback(r, "broken_syntax.py", 2, "SyntaxError");
+        assertSyntaxErrorShown(r, "broken_syntax.py", 2, "def app(environ, start_response:");
     }
 
     @Test
