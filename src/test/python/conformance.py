@@ -50,7 +50,7 @@ class Closing:
     def __iter__(self):
         n = 0
         for item in self.items:
-            if self.mode != "ok" and n == self.after:
+            if self.mode in ("raise", "str", "exit", "endless") and n == self.after:
                 break
             _record(self.tag, "yield")
             yield item
@@ -68,6 +68,10 @@ class Closing:
 
     def close(self):
         _closed(self.tag)
+        if self.mode == "close-exit":
+            raise SystemExit("conformance: SystemExit from close()")
+        if self.mode == "close-raise":
+            raise RuntimeError("conformance: close() failed")
 
 
 class ClosingList(list):

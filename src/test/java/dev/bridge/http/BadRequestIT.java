@@ -212,6 +212,12 @@ class BadRequestIT {
     }
 
     @Test
+    void conflictingContentLengthsInHttp10Are400() throws Exception {
+        // with only the first value honoured, the rest of the body would be parsed as a second request
+        expectRejected("POST /echo HTTP/1.0\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + get("/path?smuggled"), 400);
+    }
+
+    @Test
     void contentLengthWithTransferEncodingIs400() throws Exception {
         expectRejected("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", 400);
         expectRejected("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", 400);

@@ -187,6 +187,13 @@ class AppLoadingIT {
     }
 
     @Test
+    void systemExitWhileImportingIsALoadErrorNotACleanExit() throws Exception {
+        Launch.Result r = failLoading(args("--module", "exit_at_import:app"));
+        assertTrue(r.output().contains("SystemExit"), "the SystemExit is reported:\n" + r.output());
+        assertTrue(r.output().contains("exit_at_import.py\", line 3"), "with where it came from:\n" + r.output());
+    }
+
+    @Test
     void missingAttribute() throws Exception {
         Launch.Result r = failLoading(args("--module", "load_app_only:no_such_callable"));
         assertFalse(summaryLines(r, "load_app_only", "no_such_callable").isEmpty(),
