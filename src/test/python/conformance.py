@@ -404,7 +404,10 @@ def _error_after(environ, start_response):
 
 def _error_after_start(environ, start_response):
     # start_response was called, but nothing was sent: the server can still answer 500.
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Must-Not-Appear", "1")])
+    write = start_response("200 OK", [("Content-Type", "text/plain"), ("X-Must-Not-Appear", "1")])
+    if _query(environ).get("via") == "write":
+        write(b"")  # an empty write sends nothing either
+        raise RuntimeError("conformance-marker-after-empty-write")
 
     def gen():
         yield b""

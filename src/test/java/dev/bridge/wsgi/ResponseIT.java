@@ -196,6 +196,13 @@ class ResponseIT {
     }
 
     @Test
+    void exceptionAfterAnEmptyWriteIs500() throws Exception {
+        RawHttp.Response r = Wire.fetch(port(), "/error-after-start?via=write");
+        assertEquals(500, r.status(), "write(b'') sends nothing, so the headers are not out yet");
+        assertNull(r.header("X-Must-Not-Appear"));
+    }
+
+    @Test
     void exceptionAfterHeadersCutsAChunkedResponse() throws Exception {
         String id = tag();
         String text = assertAborted(get("/error-after?id=" + id));
