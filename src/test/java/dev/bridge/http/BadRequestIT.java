@@ -380,6 +380,18 @@ class BadRequestIT {
         }
     }
 
+    @Test
+    void errorAnswerToHeadHasNoBody() throws Exception {
+        // RFC 9110 9.3.2: "the server MUST NOT send content in the response" to HEAD, errors included
+        try (RawHttp c = new RawHttp(server.port(), 5000)) {
+            c.send("HEAD /path HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n");
+            Wire.Head h = Wire.readHead(c);
+            assertEquals(400, h.status());
+            Wire.Drained rest = Wire.drain(c);
+            assertEquals("", rest.text(), "a HEAD response carries no content, not even an error text");
+        }
+    }
+
     // ---- pipelines with a bad request in them ----
 
     @Test
