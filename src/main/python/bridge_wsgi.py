@@ -5,11 +5,13 @@ from each Python thread; everything between the request's environ and its last b
 a request crosses the Java/Python boundary once on the common path (a list body), plus once per chunk when
 the app streams. The Java side is ``dev.bridge.wsgi.WsgiExchange``.
 
-What ``handle()`` returns to Java:
-    (FULL, status, headers, count, body)   the whole response; Java frames it (adds Content-Length)
-    (STREAMED,)                            already sent through exchange.send()/write(); Java ends it
-    (ABORT,)                               the app failed after the headers went out: cut the connection
-Headers travel as one string, ``name\\0value\\0name\\0value``, with their count so Java can check them.
+What ``handle()`` returns to Java (one bytes object costs a fraction of a tuple at the boundary):
+    bytes   the whole response, packed by _pack(): b"<count> <headlen>\\0" + head + body, where head is
+            "status\\0name\\0value\\0..." in latin-1; Java frames it (adds Content-Length)
+    None    already sent through the exchange's send()/write()/sendfile(); Java ends it
+    False   the app failed after the headers went out: Java cuts the connection
+Headers travel NUL-joined with their count, so Java can tell a NUL inside a name or value.
+The exchange (Java's ExchangeRouter) is bound once per Python thread, not passed per request.
 """
 
 import io
@@ -18,14 +20,13 @@ import site
 import stat
 import sys
 import time
+import threading
 import traceback
 
-FULL = 0
-STREAMED = 1
-ABORT = 2
+STREAMED = None
+ABORT = False
 
-_ERROR_500 = (FULL, "500 Internal Server Error", "Content-Type\0text/plain; charset=utf-8", 1,
-              b"Internal Server Error\n")
+_local = threading.local()
 
 _app = None
 _static_environ = {}
@@ -151,6 +152,20 @@ def _declared_length(headers):
     return -1
 
 
+def _pack(status, headers, count, body):
+    head = (status + "\0" + headers).encode("latin-1")
+    return b"".join((b"%d %d\0" % (count, len(head)), head, body))
+
+
+_ERROR_500 = _pack("500 Internal Server Error", "Content-Type\0text/plain; charset=utf-8", 1,
+                   b"Internal Server Error\n")
+
+
+def bind(exchange):
+    """Called once on each Python thread with that thread's Java ExchangeRouter."""
+    _local.exchange = exchange
+
+
 def _as_bytes(data):
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
@@ -165,13 +180,13 @@ def _input(body):
     return io.BytesIO(memoryview(body))
 
 
-def handle(meta, body, exchange):
+def handle(meta, body):
     """Serves one request. meta is 'KEY\\0value\\0...' (the CGI part of the environ, built by Java)."""
     parts = meta.split("\0")
     environ = dict(zip(parts[::2], parts[1::2]))
     environ.update(_static_environ)
     environ["wsgi.input"] = _input(body)
-    response = _Response(exchange)
+    response = _Response(_local.exchange)
     result = None
     try:
         result = _app(environ, response.start_response)
@@ -182,10 +197,10 @@ def handle(meta, body, exchange):
                 data = result[0]
             else:
                 data = b"".join([item if type(item) is bytes else _as_bytes(item) for item in result])
-            return (FULL, response.status, response.header_block(), len(response.headers), data)
+            return _pack(response.status, response.header_block(), len(response.headers), data)
         if not response.sent and type(result) is FileWrapper and response.status is not None:
             if _sendfile(response, result):
-                return (STREAMED,)
+                return STREAMED
         write = response.write
         iterator = iter(result)
         for data in iterator:
@@ -207,16 +222,16 @@ def handle(meta, body, exchange):
                     write(more)
                     break
             else:
-                return (FULL, response.status, response.header_block(), len(response.headers), data)
+                return _pack(response.status, response.header_block(), len(response.headers), data)
         if response.sent:
-            return (STREAMED,)
+            return STREAMED
         if response.status is None:
             raise AssertionError("the app returned without calling start_response()")
-        return (FULL, response.status, response.header_block(), len(response.headers), b"")
+        return _pack(response.status, response.header_block(), len(response.headers), b"")
     except BaseException:
         # BaseException too: SystemExit or KeyboardInterrupt raised by app code must not end the worker.
         _log_exception("error in app handling %s %s" % (environ.get("REQUEST_METHOD"), environ.get("REQUEST_URI")))
-        return (ABORT,) if response.sent else _ERROR_500
+        return ABORT if response.sent else _ERROR_500
     finally:
         close = getattr(result, "close", None)
         if close is not None:

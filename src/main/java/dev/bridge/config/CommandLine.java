@@ -36,6 +36,17 @@ public final class CommandLine {
         int gracefulTimeout = Config.DEFAULT_GRACEFUL_TIMEOUT;
         boolean accessLog = true;
         List<String> jvmArgs = Config.DEFAULT_JVM_ARGS;
+        int workers = Config.DEFAULT_WORKERS;
+        int backlog = Config.DEFAULT_BACKLOG;
+        int chmodSocket = -1;
+        boolean reusePort;
+        long maxRequests;
+        long maxRequestsJitter;
+        long reloadOnRss;
+        int maxWorkerLifetime;
+        int harakiri;
+        int bootTimeout = Config.DEFAULT_BOOT_TIMEOUT;
+        String pidfile;
     }
 
     private interface Setter {
@@ -61,6 +72,10 @@ public final class CommandLine {
         option("--http", "HOST:PORT", Config.DEFAULT_HTTP + " if no listener is given",
                 "HTTP/1.1 listener (repeatable); :PORT means every IPv4 interface",
                 (b, f, v) -> b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.HTTP, f, v)));
+        option("--workers", "N", "the number of CPUs (" + Config.DEFAULT_WORKERS + ")",
+                "worker processes, each with its own Python", (b, f, v) -> b.workers = intIn(f, v, 1, 1024));
+        option("--processes", "N", "as --workers", "alias of --workers (uWSGI's name)",
+                (b, f, v) -> b.workers = intIn(f, v, 1, 1024));
         option("--threads", "N", String.valueOf(Config.DEFAULT_THREADS),
                 "Python threads per worker, each with its own interpreter; helps apps that wait on I/O",
                 (b, f, v) -> b.threads = intIn(f, v, 1, 512));
@@ -89,6 +104,28 @@ public final class CommandLine {
         option("--graceful-timeout", "S", String.valueOf(Config.DEFAULT_GRACEFUL_TIMEOUT),
                 "seconds in-flight requests get to finish on SIGTERM",
                 (b, f, v) -> b.gracefulTimeout = intIn(f, v, 0, 3600));
+        option("--listen", "N", String.valueOf(Config.DEFAULT_BACKLOG), "accept queue length of each listener",
+                (b, f, v) -> b.backlog = intIn(f, v, 1, 65535));
+        option("--chmod-socket", "MODE", "the umask's", "permissions of unix socket listeners, octal (e.g. 660)",
+                (b, f, v) -> b.chmodSocket = octal(f, v));
+        option("--reuse-port", null, "off",
+                "each worker binds its own SO_REUSEPORT socket instead of sharing the master's (see README: connections queued on a closing socket are lost)",
+                (b, f, v) -> b.reusePort = true);
+        option("--max-requests", "N", "0 (never)", "replace a worker after N requests (the new one starts first)",
+                (b, f, v) -> b.maxRequests = longIn(f, v, 0, Long.MAX_VALUE / 2));
+        option("--max-requests-jitter", "N", "0", "add up to N requests to --max-requests, at random per worker",
+                (b, f, v) -> b.maxRequestsJitter = longIn(f, v, 0, Long.MAX_VALUE / 2));
+        option("--reload-on-rss", "MB", "0 (never)", "replace a worker whose resident memory exceeds MB MiB",
+                (b, f, v) -> b.reloadOnRss = longIn(f, v, 0, 1 << 30));
+        option("--max-worker-lifetime", "S", "0 (never)", "replace a worker after S seconds",
+                (b, f, v) -> b.maxWorkerLifetime = intIn(f, v, 0, Integer.MAX_VALUE));
+        option("--harakiri", "S", "0 (never)", "kill and replace a worker whose request runs longer than S seconds",
+                (b, f, v) -> b.harakiri = intIn(f, v, 0, 86400));
+        option("--boot-timeout", "S", String.valueOf(Config.DEFAULT_BOOT_TIMEOUT),
+                "seconds a new worker has to load the app and report ready",
+                (b, f, v) -> b.bootTimeout = intIn(f, v, 1, 3600));
+        option("--pidfile", "FILE", "none", "write the master's pid to FILE (removed on exit)",
+                (b, f, v) -> b.pidfile = v);
         option("--disable-logging", null, "off", "no access log line per request",
                 (b, f, v) -> b.accessLog = false);
         option("--jvm-args", "'FLAGS'", String.join(" ", Config.DEFAULT_JVM_ARGS),
@@ -136,9 +173,10 @@ public final class CommandLine {
         if (b.python != null && b.venv != null) {
             throw new ConfigException("give --python or --venv, not both");
         }
-        return new Run(new Config(b.module, b.listeners, 1, b.threads, b.chdir, b.pythonPaths, b.python, b.venv,
+        return new Run(new Config(b.module, b.listeners, b.workers, b.threads, b.chdir, b.pythonPaths, b.python, b.venv,
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
-                b.gracefulTimeout, b.accessLog, b.jvmArgs));
+                b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
+                b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */
@@ -155,6 +193,18 @@ public final class CommandLine {
             }
         }
         return sb.toString();
+    }
+
+    private static int octal(String flag, String value) throws ConfigException {
+        try {
+            int mode = Integer.parseInt(value.trim(), 8);
+            if (mode >= 0 && mode <= 0777) {
+                return mode;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ConfigException(flag + " " + value + ": expected octal permission bits such as 660");
     }
 
     private static int intIn(String flag, String value, int min, int max) throws ConfigException {

@@ -23,6 +23,16 @@ import java.util.List;
  * @param gracefulTimeout seconds in-flight requests get to finish on a graceful stop
  * @param accessLog       whether one line per request is logged
  * @param jvmArgs         JVM flags for worker processes (replace the defaults)
+ * @param backlog         accept queue length of each listener, in connections
+ * @param chmodSocket     permission bits of unix socket listeners, or -1 for the umask's
+ * @param reusePort       each worker binds its own SO_REUSEPORT socket instead of sharing the master's
+ * @param maxRequests     a worker is replaced after this many requests; 0 = never
+ * @param maxRequestsJitter up to this many requests added to maxRequests, per worker, at random
+ * @param reloadOnRss     a worker is replaced when its resident memory exceeds this many MiB; 0 = never
+ * @param maxWorkerLifetime a worker is replaced after this many seconds; 0 = never
+ * @param harakiri        a request running longer than this many seconds gets its worker killed; 0 = never
+ * @param bootTimeout     seconds a new worker has to load the app and report ready
+ * @param pidfile         file the master writes its pid to, or null
  */
 public record Config(
         String module,
@@ -40,10 +50,26 @@ public record Config(
         int keepaliveTimeout,
         int gracefulTimeout,
         boolean accessLog,
-        List<String> jvmArgs) {
+        List<String> jvmArgs,
+        int backlog,
+        int chmodSocket,
+        boolean reusePort,
+        long maxRequests,
+        long maxRequestsJitter,
+        long reloadOnRss,
+        int maxWorkerLifetime,
+        int harakiri,
+        int bootTimeout,
+        String pidfile) {
 
     /** Listener used when none is given: gunicorn's default. */
     public static final String DEFAULT_HTTP = "127.0.0.1:8000";
+    /** Worker processes: one per CPU. */
+    public static final int DEFAULT_WORKERS = Runtime.getRuntime().availableProcessors();
+    /** Accept queue length of each listener, in connections. */
+    public static final int DEFAULT_BACKLOG = 1024;
+    /** Seconds a new worker has to import the app and report ready. */
+    public static final int DEFAULT_BOOT_TIMEOUT = 60;
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */

@@ -484,24 +484,25 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         }
 
         @Override
-        public void full(AppResponseHead head, byte[] body) {
+        public void full(AppResponseHead head, byte[] data, int offset) {
             if (!current()) {
                 return;
             }
             status = head.code();
+            int available = data.length - offset;
             boolean noBody = headRequest || head.bodyForbidden();
-            long length = head.contentLength() >= 0 ? head.contentLength() : body.length;
-            int bodyBytes = noBody ? 0 : (int) Math.min(length, body.length);
-            if (!noBody && head.contentLength() >= 0 && head.contentLength() != body.length) {
+            long length = head.contentLength() >= 0 ? head.contentLength() : available;
+            int bodyBytes = noBody ? 0 : (int) Math.min(length, available);
+            if (!noBody && head.contentLength() >= 0 && head.contentLength() != available) {
                 log.error("the app declared Content-Length " + head.contentLength() + " but sent "
-                        + body.length + " bytes for " + request.summary());
+                        + available + " bytes for " + request.summary());
                 keepAlive = false;
             }
-            ResponseEncoder.Framing f = noBody && head.contentLength() < 0 && (body.length == 0 || head.bodyForbidden())
+            ResponseEncoder.Framing f = noBody && head.contentLength() < 0 && (available == 0 || head.bodyForbidden())
                     ? ResponseEncoder.Framing.NONE : ResponseEncoder.Framing.LENGTH;
             keepAlive &= !head.close() && !draining;
             ByteBuf buf = encoder.head(ctx.alloc(), head, http10, f, length, keepAlive, bodyBytes);
-            buf.writeBytes(body, 0, bodyBytes);
+            buf.writeBytes(data, offset, bodyBytes);
             sent = bodyBytes;
             finish(ctx.writeAndFlush(buf));
         }

@@ -1,33 +1,568 @@
 package dev.bridge.master;
 
 import dev.bridge.ExitCode;
+import dev.bridge.Log;
 import dev.bridge.config.Config;
+import dev.bridge.config.ListenAddress;
 import dev.bridge.python.PythonRuntime;
-import jnr.posix.POSIX;
-import jnr.posix.POSIXFactory;
+import dev.bridge.transport.Listeners;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
+import io.netty.handler.codec.string.StringEncoder;
+import org.slf4j.Logger;
+import sun.misc.Signal;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The launcher side of the server. Today it runs a single worker: it replaces this JVM with the worker JVM
- * (execve keeps the pid, so signals and exit status reach the worker directly). Spawning and supervising
- * several workers comes with the master. Runs on the main thread.
+ * The master: binds every listener once, spawns the workers that inherit them, watches them, respawns the
+ * dead, replaces workers new-first (recycling, reload), and turns signals into actions. It runs no Python.
+ *
+ * <p>Everything happens on the main thread, in {@link #loop}: signal handlers and the control channels
+ * (on a Netty event loop) only enqueue events; a tick every {@value #TICK_MILLIS} ms reaps children and
+ * checks deadlines.
+ *
+ * <ul>
+ *   <li>SIGTERM: graceful stop (workers serve what waits in the accept queue and what is in flight, within
+ *       --graceful-timeout, then exit; the master exits 0).
+ *   <li>SIGINT: fast stop. SIGHUP: replace every worker, new ones first. SIGTTIN / SIGTTOU: one worker
+ *       more / less. SIGUSR1: per-worker stats in the log. (SIGQUIT is the JVM's: a thread dump.)
+ * </ul>
  */
 public final class Master {
 
-    private Master() {}
+    /** How often the master reaps children and checks deadlines, in milliseconds. */
+    static final long TICK_MILLIS = 100;
+    /** First and longest wait before respawning a worker that died while booting, in milliseconds. */
+    static final long MIN_BACKOFF_MILLIS = 1000;
+    static final long MAX_BACKOFF_MILLIS = 60_000;
+    /** A ready worker silent for this long (its event loop is stuck) is killed, in seconds. */
+    static final long HEARTBEAT_TIMEOUT_SECONDS = 30;
+    /** On fast stop, how long workers get before SIGKILL, in seconds. */
+    static final long FAST_STOP_SECONDS = 5;
+    /** How often resident memory is read for --reload-on-rss, in milliseconds. */
+    static final long RSS_CHECK_MILLIS = 1000;
 
-    /** Replaces this process with the worker; returns only if that failed, with the exit code to use. */
-    public static int run(Config config, PythonRuntime python, List<String> userArgs) {
-        List<String> argv = WorkerCommand.argv(config, python, userArgs);
-        String[] envp = WorkerCommand.environment(System.getenv()).entrySet().stream()
-                .map(e -> e.getKey() + "=" + e.getValue()).toArray(String[]::new);
-        System.out.flush();
-        System.err.flush();
-        POSIX posix = POSIXFactory.getNativePOSIX();
-        posix.execve(argv.get(0), argv.toArray(String[]::new), envp);
-        System.err.println("bridge: error: cannot start the worker JVM " + argv.get(0) + ": errno " + posix.errno());
-        return ExitCode.INTERNAL_ERROR;
+    private static final int SIGINT = 2;
+    private static final int SIGKILL = 9;
+
+    private sealed interface Event permits SignalEvent, LineEvent, ClosedEvent {}
+
+    private record SignalEvent(String name) implements Event {}
+
+    private record LineEvent(WorkerProcess worker, String line) implements Event {}
+
+    private record ClosedEvent(WorkerProcess worker) implements Event {}
+
+    private final Config config;
+    private final PythonRuntime python;
+    private final List<String> userArgs;
+    private final Logger log;
+    private final Spawner spawner = new Spawner();
+    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    private final List<Channel> listeners = new ArrayList<>();
+    private int[] listenFds = new int[0];
+
+    /** Every live worker process, by pid. */
+    private final Map<Long, WorkerProcess> workers = new LinkedHashMap<>();
+    /** The worker serving each slot (booting or ready). */
+    private final Map<Integer, WorkerProcess> slots = new HashMap<>();
+    /** A worker booting to take over a slot from the one in {@link #slots} (new first). */
+    private final Map<Integer, WorkerProcess> incoming = new HashMap<>();
+    /** Per slot: consecutive boot failures, and when the next spawn may happen (System.nanoTime). */
+    private final Map<Integer, Integer> failures = new HashMap<>();
+    private final Map<Integer, Long> spawnNotBefore = new HashMap<>();
+    private int wanted;
+    private int generation = 1;
+    private boolean everReady;
+    private int startupFailures;
+    private int startupExitCode = ExitCode.OK;
+    private boolean stopping;
+    private long lastRssCheck;
+
+    private Master(Config config, PythonRuntime python, List<String> userArgs) {
+        this.config = config;
+        this.python = python;
+        this.userArgs = userArgs;
+        this.log = Log.get();
+        this.wanted = config.workers();
     }
 
+    /** Runs the server until it is stopped; returns the process's exit code. */
+    public static int run(Config config, PythonRuntime python, List<String> userArgs) {
+        Log.tag("master");
+        return new Master(config, python, userArgs).run();
+    }
+
+    private int run() {
+        for (String name : List.of("TERM", "INT", "HUP", "TTIN", "TTOU", "USR1")) {
+            Signal.handle(new Signal(name), s -> events.add(new SignalEvent(s.getName())));
+        }
+        try {
+            bindListeners();
+            writePidfile();
+            for (int slot = 1; slot <= wanted; slot++) {
+                spawn(slot);
+            }
+            return loop();
+        } catch (IOException | InterruptedException e) {
+            log.error("cannot start: " + e.getMessage());
+            return ExitCode.WORKER_BOOT_ERROR;
+        } finally {
+            for (Channel l : listeners) {
+                l.close();
+            }
+            removeFiles();
+            group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void bindListeners() throws IOException, InterruptedException {
+        if (config.reusePort()) {
+            log.info("--reuse-port: each worker binds its own socket");
+            return;
+        }
+        listenFds = new int[config.listeners().size()];
+        for (int i = 0; i < listenFds.length; i++) {
+            ListenAddress address = config.listeners().get(i);
+            Channel l;
+            try {
+                l = Listeners.bind(group, address, config.backlog(), config.chmodSocket(), false,
+                        new ChannelInboundHandlerAdapter());
+            } catch (IOException | RuntimeException e) {
+                throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+            }
+            listeners.add(l);
+            listenFds[i] = Listeners.fd(l);
+            String where = l.localAddress() instanceof InetSocketAddress a
+                    ? "http://" + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
+            log.info("listening on " + where + " (backlog " + config.backlog() + ")");
+        }
+    }
+
+    private int loop() throws InterruptedException {
+        while (true) {
+            Event e = events.poll(TICK_MILLIS, TimeUnit.MILLISECONDS);
+            if (e != null) {
+                handle(e);
+            }
+            reap();
+            if (startupExitCode != ExitCode.OK) {
+                stopAll(false);
+                awaitAllGone();
+                return startupExitCode;
+            }
+            checkDeadlines();
+            if (stopping) {
+                if (workers.isEmpty()) {
+                    log.info("stopped");
+                    return ExitCode.OK;
+                }
+            } else {
+                manageWorkers();
+            }
+        }
+    }
+
+    private void handle(Event e) {
+        if (e instanceof SignalEvent s) {
+            handleSignal(s.name());
+        } else if (e instanceof LineEvent l) {
+            handleLine(l.worker(), l.line());
+        } // a ClosedEvent needs nothing: the worker's exit is reaped on this tick
+    }
+
+    private void handleSignal(String name) {
+        switch (name) {
+            case "TERM" -> {
+                if (!stopping) {
+                    log.info("SIGTERM: graceful stop; in-flight requests get " + config.gracefulTimeout() + " s");
+                    stopAll(true);
+                }
+            }
+            case "INT" -> {
+                log.info("SIGINT: fast stop");
+                stopAll(false);
+            }
+            case "HUP" -> reloadAll();
+            case "TTIN" -> {
+                wanted++;
+                log.info("SIGTTIN: " + wanted + " worker(s) wanted");
+            }
+            case "TTOU" -> {
+                if (wanted > 1) {
+                    WorkerProcess last = slots.get(wanted);
+                    wanted--;
+                    log.info("SIGTTOU: " + wanted + " worker(s) wanted");
+                    if (last != null) {
+                        slots.remove(last.slot);
+                        retire(last);
+                    }
+                    WorkerProcess booting = incoming.remove(wanted + 1);
+                    if (booting != null) {
+                        kill(booting, SIGKILL);
+                    }
+                }
+            }
+            case "USR1" -> logStats();
+            default -> { }
+        }
+    }
+
+    private void handleLine(WorkerProcess w, String line) {
+        if (line.equals(Control.READY)) {
+            onReady(w);
+        } else if (line.startsWith(Control.HEARTBEAT + " ")) {
+            String[] parts = line.split(" ", 4);
+            try {
+                w.served = Long.parseLong(parts[1]);
+                w.busySince = Long.parseLong(parts[2]);
+                w.busySummary = parts.length > 3 ? parts[3] : null;
+                w.lastHeartbeat = System.nanoTime();
+            } catch (RuntimeException bad) {
+                log.warn(w.name() + " sent a bad heartbeat: " + line);
+            }
+        }
+    }
+
+    private void onReady(WorkerProcess w) {
+        if (w.state != WorkerProcess.State.BOOTING) {
+            return;
+        }
+        w.state = WorkerProcess.State.READY;
+        w.readyAt = System.nanoTime();
+        w.lastHeartbeat = w.readyAt;
+        everReady = true;
+        failures.remove(w.slot);
+        log.info(w.name() + " ready (generation " + w.generation + ") in "
+                + (w.readyAt - w.spawnedAt) / 1_000_000 + " ms");
+        if (incoming.get(w.slot) == w) {
+            incoming.remove(w.slot);
+            WorkerProcess old = slots.put(w.slot, w);
+            if (old != null) {
+                retire(old);
+            }
+        }
+    }
+
+    /** Spawns the worker of a slot, as its server or, if the slot has one, as its replacement. */
+    private void spawn(int slot) throws IOException {
+        int[] pair = spawner.controlPair();
+        int[] inherit = new int[listenFds.length + 1];
+        System.arraycopy(listenFds, 0, inherit, 0, listenFds.length);
+        inherit[listenFds.length] = pair[1];
+        Map<String, String> env = new LinkedHashMap<>(System.getenv());
+        env.put(Control.ENV_WORKER_ID, Integer.toString(slot));
+        env.put(Control.ENV_GENERATION, Integer.toString(generation));
+        List<String> fds = new ArrayList<>();
+        for (int i = 0; i < listenFds.length; i++) {
+            fds.add(Integer.toString(Spawner.FIRST_FD + i));
+        }
+        env.put(Control.ENV_LISTEN_FDS, String.join(",", fds));
+        env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + listenFds.length));
+        long pid;
+        try {
+            pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, slot), env, inherit);
+        } finally {
+            spawner.close(pair[1]);
+        }
+        long jitter = config.maxRequestsJitter() > 0 ? ThreadLocalRandom.current().nextLong(config.maxRequestsJitter() + 1) : 0;
+        WorkerProcess w = new WorkerProcess(slot, generation, pid, config.maxRequests() > 0 ? config.maxRequests() + jitter : 0);
+        w.control = openControl(w, pair[0]);
+        workers.put(pid, w);
+        if (slots.containsKey(slot)) {
+            incoming.put(slot, w);
+        } else {
+            slots.put(slot, w);
+        }
+    }
+
+    private Channel openControl(WorkerProcess w, int fd) {
+        Channel ch = new EpollDomainSocketChannel(fd);
+        ch.pipeline()
+                .addLast(new LineBasedFrameDecoder(8192))
+                .addLast(new StringDecoder(StandardCharsets.UTF_8))
+                .addLast(new StringEncoder(StandardCharsets.UTF_8))
+                .addLast(new SimpleChannelInboundHandler<String>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, String line) {
+                        events.add(new LineEvent(w, line));
+                    }
+
+                    @Override
+                    public void channelInactive(ChannelHandlerContext ctx) {
+                        events.add(new ClosedEvent(w));
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        ctx.close();
+                    }
+                });
+        group.register(ch);
+        return ch;
+    }
+
+    /** Collects every worker that exited, and decides what its death means. */
+    private void reap() {
+        int[] status = new int[1];
+        for (WorkerProcess w : List.copyOf(workers.values())) {
+            long r = spawner.posix().waitpid(w.pid, status, 1 /* WNOHANG */);
+            if (r == w.pid) {
+                workers.remove(w.pid);
+                if (w.control != null) {
+                    w.control.close();
+                }
+                onExit(w, status[0]);
+            }
+        }
+    }
+
+    private void onExit(WorkerProcess w, int status) {
+        int signal = status & 0x7f;
+        int code = (status >> 8) & 0xff;
+        String how = signal != 0 ? "was killed by signal " + signal : "exited with status " + code;
+        boolean serving = slots.get(w.slot) == w;
+        boolean replacement = incoming.get(w.slot) == w;
+        if (!serving && !replacement) {
+            log.info(w.name() + " " + how + (w.state == WorkerProcess.State.RETIRING ? " (retired)" : ""));
+            return;
+        }
+        if (stopping) {
+            log.info(w.name() + " " + how);
+            slots.remove(w.slot, w);
+            incoming.remove(w.slot, w);
+            return;
+        }
+        if (w.state == WorkerProcess.State.BOOTING) {
+            onBootFailure(w, how, signal == 0 ? code : ExitCode.WORKER_BOOT_ERROR, replacement);
+            return;
+        }
+        log.error(w.name() + " " + how + " unexpectedly: respawning it");
+        slots.remove(w.slot);
+        WorkerProcess next = incoming.remove(w.slot);
+        if (next != null) {
+            slots.put(w.slot, next); // its replacement was already booting
+        }
+    }
+
+    private void onBootFailure(WorkerProcess w, String how, int code, boolean replacement) {
+        if (replacement) {
+            incoming.remove(w.slot);
+            WorkerProcess current = slots.get(w.slot);
+            if (current != null) {
+                current.replacing = false;
+            }
+        } else {
+            slots.remove(w.slot);
+        }
+        int n = failures.merge(w.slot, 1, Integer::sum);
+        if (!everReady && !replacement) {
+            startupFailures++;
+            if (startupFailures >= wanted) {
+                log.error("no worker could start (the last " + how + "): giving up; see the errors above");
+                startupExitCode = code == ExitCode.OK ? ExitCode.WORKER_BOOT_ERROR : code;
+                return;
+            }
+        }
+        long backoff = Math.min(MAX_BACKOFF_MILLIS, MIN_BACKOFF_MILLIS << Math.min(n - 1, 16));
+        spawnNotBefore.put(w.slot, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff));
+        log.error(w.name() + " " + how + " while booting (" + n + " time(s) in a row): next try in "
+                + backoff / 1000.0 + " s" + (replacement ? "; the current worker goes on serving" : ""));
+    }
+
+    /** Spawns what is missing; replaces (new first) workers that reached a recycling limit. */
+    private void manageWorkers() {
+        long now = System.nanoTime();
+        for (int slot = 1; slot <= wanted; slot++) {
+            if (!slots.containsKey(slot) && spawnNotBefore.getOrDefault(slot, 0L) - now <= 0) {
+                trySpawn(slot);
+            }
+        }
+        boolean checkRss = config.reloadOnRss() > 0 && now - lastRssCheck > TimeUnit.MILLISECONDS.toNanos(RSS_CHECK_MILLIS);
+        if (checkRss) {
+            lastRssCheck = now;
+        }
+        for (WorkerProcess w : List.copyOf(slots.values())) {
+            if (w.state != WorkerProcess.State.READY || w.replacing) {
+                continue;
+            }
+            String why = null;
+            if (w.maxRequests > 0 && w.served >= w.maxRequests) {
+                why = "served " + w.served + " requests (--max-requests)";
+            } else if (config.maxWorkerLifetime() > 0 && now - w.readyAt > TimeUnit.SECONDS.toNanos(config.maxWorkerLifetime())) {
+                why = "lived " + config.maxWorkerLifetime() + " s (--max-worker-lifetime)";
+            } else if (checkRss) {
+                long rssMb = residentMegabytes(w.pid);
+                if (rssMb > config.reloadOnRss()) {
+                    why = "uses " + rssMb + " MiB resident (--reload-on-rss " + config.reloadOnRss() + ")";
+                }
+            }
+            if (why != null && spawnNotBefore.getOrDefault(w.slot, 0L) - now <= 0) {
+                log.info(w.name() + " " + why + ": starting its replacement");
+                w.replacing = true;
+                trySpawn(w.slot);
+            }
+        }
+    }
+
+    private void trySpawn(int slot) {
+        try {
+            spawn(slot);
+        } catch (IOException e) {
+            log.error("cannot spawn worker " + slot + ": " + e.getMessage());
+            spawnNotBefore.put(slot, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MAX_BACKOFF_MILLIS));
+        }
+    }
+
+    /** SIGHUP: every worker is replaced, the new one first (it imports the app anew). */
+    private void reloadAll() {
+        if (stopping) {
+            return;
+        }
+        generation++;
+        log.info("SIGHUP: replacing every worker with generation " + generation + ", new ones first");
+        for (WorkerProcess w : List.copyOf(slots.values())) {
+            WorkerProcess booting = incoming.remove(w.slot);
+            if (booting != null) {
+                kill(booting, SIGKILL);
+            }
+            w.replacing = true;
+            if (w.state == WorkerProcess.State.BOOTING) {
+                continue; // it is importing the new code already, or will be respawned with it
+            }
+            trySpawn(w.slot);
+        }
+    }
+
+    private void checkDeadlines() {
+        long now = System.nanoTime();
+        long wall = System.currentTimeMillis();
+        for (WorkerProcess w : List.copyOf(workers.values())) {
+            if (w.killed) {
+                continue; // reaped on a coming tick
+            }
+            if (w.killAt != 0 && now - w.killAt > 0) {
+                log.warn(w.name() + " still running at its deadline: killing it");
+                kill(w, SIGKILL);
+            } else if (w.state == WorkerProcess.State.BOOTING && now - w.spawnedAt > TimeUnit.SECONDS.toNanos(config.bootTimeout())) {
+                log.error(w.name() + " not ready after " + config.bootTimeout() + " s (--boot-timeout): killing it");
+                kill(w, SIGKILL);
+            } else if (w.state == WorkerProcess.State.READY) {
+                if (config.harakiri() > 0 && w.busySince != 0 && wall - w.busySince > config.harakiri() * 1000L) {
+                    log.error("harakiri: " + w.name() + " has run " + (wall - w.busySince) / 1000 + " s on "
+                            + w.busySummary + " (--harakiri " + config.harakiri() + "): killing it");
+                    kill(w, SIGKILL);
+                } else if (now - w.lastHeartbeat > TimeUnit.SECONDS.toNanos(HEARTBEAT_TIMEOUT_SECONDS)) {
+                    log.error(w.name() + " silent for " + HEARTBEAT_TIMEOUT_SECONDS + " s: killing it");
+                    kill(w, SIGKILL);
+                }
+            }
+        }
+    }
+
+    private void retire(WorkerProcess w) {
+        w.state = WorkerProcess.State.RETIRING;
+        w.killAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(config.gracefulTimeout() + 1);
+        w.send(Control.RETIRE);
+    }
+
+    private void stopAll(boolean graceful) {
+        stopping = true;
+        for (Channel l : listeners) {
+            l.close(); // the workers hold their own copies until they have emptied the queue
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceful ? config.gracefulTimeout() + 1 : FAST_STOP_SECONDS);
+        for (WorkerProcess w : workers.values()) {
+            w.state = WorkerProcess.State.STOPPING;
+            if (w.killAt == 0 || w.killAt - deadline > 0) {
+                w.killAt = deadline;
+            }
+            if (graceful) {
+                w.send(Control.STOP);
+            } else {
+                kill(w, SIGINT);
+            }
+        }
+    }
+
+    private void awaitAllGone() throws InterruptedException {
+        while (!workers.isEmpty()) {
+            Thread.sleep(TICK_MILLIS);
+            reap();
+            checkDeadlines();
+        }
+    }
+
+    private void kill(WorkerProcess w, int signal) {
+        w.killed |= signal == SIGKILL;
+        spawner.posix().kill(w.pid, signal);
+    }
+
+    private void logStats() {
+        long now = System.nanoTime();
+        long wall = System.currentTimeMillis();
+        log.info("SIGUSR1: " + workers.size() + " worker process(es), " + wanted + " wanted, generation " + generation);
+        for (WorkerProcess w : workers.values()) {
+            String busy = w.busySince == 0 ? "idle" : "busy " + (wall - w.busySince) + " ms on " + w.busySummary;
+            log.info("  " + w.name() + " generation " + w.generation + ", " + w.state.name().toLowerCase()
+                    + ", up " + (now - w.spawnedAt) / 1_000_000_000 + " s, " + w.served + " request(s), " + busy);
+        }
+    }
+
+    private static long residentMegabytes(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException ignored) {
+            // the process is gone: it is reaped on this tick
+        }
+        return 0;
+    }
+
+    private void writePidfile() throws IOException {
+        if (config.pidfile() != null) {
+            Files.writeString(Path.of(config.pidfile()), ProcessHandle.current().pid() + "\n");
+        }
+    }
+
+    private void removeFiles() {
+        try {
+            if (config.pidfile() != null) {
+                Files.deleteIfExists(Path.of(config.pidfile()));
+            }
+            for (ListenAddress a : config.listeners()) {
+                if (a.isUnix() && !config.reusePort()) {
+                    Files.deleteIfExists(Path.of(a.unixPath()));
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot clean up: " + e.getMessage());
+        }
+    }
 }

@@ -7,13 +7,11 @@ import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The command line and environment of a worker JVM: this JVM's {@code java}, the worker JVM flags, a class
  * path of our jar plus the jar of the chosen Python's Jep (so Java and native parts of Jep always match),
- * and the probe's findings as system properties. Used by the launcher; runs on the launcher's main thread.
+ * and the probe's findings as system properties. Master main thread.
  */
 public final class WorkerCommand {
 
@@ -22,9 +20,11 @@ public final class WorkerCommand {
 
     private WorkerCommand() {}
 
-    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs) {
+    /** @param slot the worker's number, also shown in {@code ps} as {@code -Dbridge.worker=N} */
+    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs, int slot) {
         List<String> argv = new ArrayList<>();
         argv.add(javaExecutable());
+        argv.add("-Dbridge.worker=" + slot);
         argv.addAll(config.jvmArgs());
         argv.addAll(python.toJvmFlags());
         argv.add("-cp");
@@ -33,11 +33,6 @@ public final class WorkerCommand {
         argv.add(WORKER_ROLE);
         argv.addAll(userArgs);
         return argv;
-    }
-
-    /** The launcher's environment, passed on unchanged: the app sees the variables the user set. */
-    public static Map<String, String> environment(Map<String, String> launcherEnv) {
-        return new TreeMap<>(launcherEnv);
     }
 
     static String javaExecutable() {

@@ -2,6 +2,7 @@ package dev.bridge.python;
 
 import dev.bridge.Log;
 import dev.bridge.config.Config;
+import dev.bridge.wsgi.ExchangeRouter;
 import dev.bridge.wsgi.WsgiExchange;
 import jep.JepConfig;
 import jep.JepException;
@@ -18,6 +19,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The Python threads of a worker. Each is a platform thread that owns one Jep {@link SharedInterpreter}
@@ -42,6 +44,15 @@ public final class PythonThreads {
     private final PythonRuntime runtime;
     private final BlockingQueue<WsgiExchange> queue = new LinkedBlockingQueue<>();
     private final List<Thread> threads = new ArrayList<>();
+    private final AtomicLong served = new AtomicLong();
+    /** Per thread: the request it runs, for heartbeats (harakiri) and stats; read from any thread. */
+    private final List<Busy> busy = new ArrayList<>();
+
+    /** What one Python thread is doing. */
+    private static final class Busy {
+        volatile long since;
+        volatile String summary;
+    }
 
     public PythonThreads(Config config, PythonRuntime runtime) {
         this.config = config;
@@ -61,7 +72,9 @@ public final class PythonThreads {
         for (int i = 0; i < config.threads(); i++) {
             CompletableFuture<String> booted = new CompletableFuture<>();
             boolean first = i == 0;
-            Thread t = new Thread(() -> serve(first, booted), "python-" + i);
+            Busy b = new Busy();
+            busy.add(b);
+            Thread t = new Thread(() -> serve(first, b, booted), "python-" + i);
             threads.add(t);
             t.start();
             String error;
@@ -95,7 +108,34 @@ public final class PythonThreads {
         }
     }
 
-    private void serve(boolean first, CompletableFuture<String> booted) {
+    /** Requests Python has finished. Any thread. */
+    public long served() {
+        return served.get();
+    }
+
+    /** The start (epoch ms) of the longest-running request, or 0 when every thread is idle. Any thread. */
+    public long oldestBusySince() {
+        long oldest = 0;
+        for (Busy b : busy) {
+            long since = b.since;
+            if (since != 0 && (oldest == 0 || since < oldest)) {
+                oldest = since;
+            }
+        }
+        return oldest;
+    }
+
+    /** The summary (METHOD target PROTOCOL) of the request that started at {@code since}, or null. */
+    public String busySummary(long since) {
+        for (Busy b : busy) {
+            if (b.since == since && since != 0) {
+                return b.summary;
+            }
+        }
+        return null;
+    }
+
+    private void serve(boolean first, Busy busy, CompletableFuture<String> booted) {
         try (SharedInterpreter interp = new SharedInterpreter()) {
             if (first) {
                 interp.set("_bridge_shim_source", shimSource());
@@ -114,14 +154,20 @@ public final class PythonThreads {
                     return;
                 }
             }
-            interp.exec("from bridge_wsgi import handle");
+            interp.exec("from bridge_wsgi import handle, bind");
+            ExchangeRouter router = new ExchangeRouter();
+            interp.invoke("bind", router);
             booted.complete(null);
             while (true) {
                 WsgiExchange exchange = queue.take();
                 if (exchange == STOP) {
                     return;
                 }
-                exchange.run(interp);
+                busy.summary = exchange.summary();
+                busy.since = System.currentTimeMillis();
+                exchange.run(interp, router);
+                busy.since = 0;
+                served.incrementAndGet();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

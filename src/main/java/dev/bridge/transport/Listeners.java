@@ -3,40 +3,118 @@ package dev.bridge.transport;
 import dev.bridge.config.ListenAddress;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.channel.unix.UnixChannel;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * Opens a worker's listeners on its event loop. Today a worker binds its own sockets; with the master,
- * workers will instead wrap the listening descriptors they inherit ({@code new EpollServerSocketChannel(fd)}
- * and {@code register()}), never bind, and never call shutdown() on them (the socket is shared).
- * Called on the worker's main thread.
+ * Listening sockets: bound once by the master, adopted by every worker.
+ *
+ * <p>The master binds with Netty's epoll channels but never accepts on them; it only hands their
+ * descriptors to the workers it spawns. A worker wraps the descriptor it inherited
+ * ({@code new EpollServerSocketChannel(fd)}) and registers it instead of binding. Nobody ever calls
+ * shutdown() on a listener: the socket is shared, and shutdown acts on the socket, not on one process's
+ * descriptor; a worker stops accepting by closing its own descriptor. With {@code --reuse-port}, each worker
+ * binds its own SO_REUSEPORT socket with {@link #bind} instead. Runs on the calling (main) thread.
  */
 public final class Listeners {
 
-    /** Default accept queue length (connections the kernel holds before a worker accepts them). */
+    /** Default accept queue length (connections the kernel holds until a worker accepts them). */
     public static final int DEFAULT_BACKLOG = 1024;
 
     private Listeners() {}
 
-    /** Binds a TCP listener that does not accept until {@code setAutoRead(true)}. */
-    public static Channel bind(EventLoopGroup group, ListenAddress address, ChannelInitializer<Channel> init)
-            throws InterruptedException {
+    /**
+     * Binds a listener that accepts nothing until a worker adopts it. A unix socket path whose socket
+     * nobody answers on any more is replaced; one that a live server answers on is an error.
+     *
+     * @param chmod unix socket permission bits (e.g. 0660), or -1 to leave the umask's
+     */
+    public static Channel bind(EventLoopGroup group, ListenAddress address, int backlog, int chmod, boolean reusePort,
+                               ChannelHandler childHandler) throws IOException, InterruptedException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .option(ChannelOption.SO_BACKLOG, backlog)
+                .option(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, !address.isUnix())
+                .childHandler(childHandler);
         if (address.isUnix()) {
-            throw new IllegalArgumentException("unix sockets are for --uwsgi-socket: " + address);
+            Path path = Path.of(address.unixPath());
+            removeStaleSocket(path);
+            Channel ch = b.channelFactory(EpollServerDomainSocketChannel::new)
+                    .bind(new DomainSocketAddress(path.toFile())).sync().channel();
+            if (chmod >= 0) {
+                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(permissions(chmod)));
+            }
+            return ch;
         }
+        b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true);
+        if (reusePort) {
+            b.option(EpollChannelOption.SO_REUSEPORT, true);
+        }
+        return b.bind(address.socketAddress()).sync().channel();
+    }
+
+    /** The descriptor of a listener bound by {@link #bind}, to hand to a worker. */
+    public static int fd(Channel listener) {
+        return ((UnixChannel) listener).fd().intValue();
+    }
+
+    /** Wraps an inherited listening descriptor; the listener does not accept until {@code setAutoRead(true)}. */
+    public static Channel adopt(EventLoopGroup group, ListenAddress address, int fd, ChannelHandler childHandler)
+            throws InterruptedException {
         return new ServerBootstrap()
                 .group(group)
-                .channelFactory(EpollServerSocketChannel::new)
-                .option(ChannelOption.SO_BACKLOG, DEFAULT_BACKLOG)
-                .option(ChannelOption.SO_REUSEADDR, true)
+                .channelFactory(() -> address.isUnix() ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd))
                 .option(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(init)
-                .bind(address.socketAddress())
+                .childOption(ChannelOption.TCP_NODELAY, !address.isUnix())
+                .childHandler(childHandler)
+                .register()
                 .sync()
                 .channel();
+    }
+
+    private static void removeStaleSocket(Path path) throws IOException {
+        if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!"socket".equals(fileType(path))) {
+            throw new IOException(path + " exists and is not a socket: not replacing it");
+        }
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(path));
+            throw new IOException("another server is listening on " + path);
+        } catch (ConnectException stale) {
+            Files.delete(path); // nobody answers: a socket file left behind by a server that died
+        }
+    }
+
+    private static String fileType(Path path) throws IOException {
+        Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        return ((Integer) mode & 0170000) == 0140000 ? "socket" : "other";
+    }
+
+    static String permissions(int mode) {
+        StringBuilder sb = new StringBuilder(9);
+        for (int shift = 6; shift >= 0; shift -= 3) {
+            int bits = (mode >> shift) & 7;
+            sb.append((bits & 4) != 0 ? 'r' : '-').append((bits & 2) != 0 ? 'w' : '-').append((bits & 1) != 0 ? 'x' : '-');
+        }
+        return sb.toString();
     }
 }

@@ -19,6 +19,9 @@ import java.util.function.Consumer;
  * <p>When the requests handed to Python and not yet finished exceed the threads plus one waiting request,
  * the worker stops accepting: new connections then wait in the kernel's accept queue, where another worker
  * can take them, instead of piling up here. Each connection has at most one request in Python at a time.
+ * A pause lasts at most {@value #MAX_ACCEPT_PAUSE_MILLIS} ms, then one round of accepting happens anyway:
+ * otherwise keep-alive connections already accepted, which keep the Python threads busy, would starve the
+ * connections waiting in the queue (seen as p99 latencies over a second with one worker).
  * A sweep every {@value #SWEEP_MILLIS} ms lets connections enforce their timeouts.
  *
  * <p>Everything runs on the worker's single event loop, so none of this state needs locks.
@@ -27,6 +30,8 @@ public final class WorkerChannels {
 
     /** How often connections check their deadlines, in milliseconds. */
     static final long SWEEP_MILLIS = 1000;
+    /** Longest stretch without accepting while busy, in milliseconds. */
+    static final long MAX_ACCEPT_PAUSE_MILLIS = 25;
 
     /** A connection as the registry sees it. */
     public interface Connection {
@@ -44,7 +49,11 @@ public final class WorkerChannels {
     private final Set<Connection> connections = new HashSet<>();
     private int inFlight;
     private boolean paused;
+    /** Counts pauses, so a timer can tell whether the pause it was set for is still on. */
+    private long pauses;
     private boolean draining;
+    /** Accepting regardless of load, just before draining. */
+    private boolean sweeping;
     private Promise<Void> drained;
 
     public WorkerChannels(EventLoop loop, Consumer<WsgiExchange> python, int threads) {
@@ -71,7 +80,7 @@ public final class WorkerChannels {
 
     public void unregister(Connection c) {
         connections.remove(c);
-        if (draining && connections.isEmpty()) {
+        if (draining && connections.isEmpty() && drained != null) {
             drained.trySuccess(null);
         }
     }
@@ -84,9 +93,16 @@ public final class WorkerChannels {
     public void dispatch(WsgiExchange exchange) {
         inFlight++;
         python.accept(exchange);
-        if (!paused && inFlight >= pauseAt) {
+        if (!paused && !sweeping && inFlight >= pauseAt) {
             paused = true;
             setAccepting(false);
+            long pause = ++pauses;
+            loop.schedule(() -> {
+                if (paused && pauses == pause && !draining && !sweeping) {
+                    paused = false; // one accept round; the next dispatch pauses again if still busy
+                    setAccepting(true);
+                }
+            }, MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
         }
     }
 
@@ -114,28 +130,43 @@ public final class WorkerChannels {
 
     /**
      * Stops accepting (closing this process's listener descriptors only: the sockets may be shared) and
-     * drains every connection. The future completes when the last connection has closed.
+     * drains every connection: in-flight requests finish and are answered with {@code Connection: close},
+     * idle connections close. The future completes when the last connection has closed.
+     *
+     * @param acceptSweepMillis how long to go on accepting first, whatever the load, so connections
+     *                          already waiting in the kernel's queue are served rather than reset when the
+     *                          socket closes (a graceful stop); 0 when newer workers accept them (a reload)
      */
-    public Future<Void> drain() {
+    public Future<Void> drain(long acceptSweepMillis) {
         Promise<Void> p = loop.newPromise();
         loop.execute(() -> {
-            if (!draining) {
-                draining = true;
-                drained = p;
-                for (Channel s : servers) {
-                    s.close();
-                }
-                for (Connection c : List.copyOf(connections)) {
-                    c.drain();
-                }
-            }
-            if (connections.isEmpty()) {
-                drained.trySuccess(null);
-            } else if (drained != p) {
+            if (drained != null) {
                 drained.addListener(f -> p.trySuccess(null));
+                return;
+            }
+            drained = p;
+            if (acceptSweepMillis > 0) {
+                sweeping = true;
+                setAccepting(true);
+                loop.schedule(this::closeAndDrain, acceptSweepMillis, TimeUnit.MILLISECONDS);
+            } else {
+                closeAndDrain();
             }
         });
         return p;
+    }
+
+    private void closeAndDrain() {
+        draining = true;
+        for (Channel s : servers) {
+            s.close();
+        }
+        for (Connection c : List.copyOf(connections)) {
+            c.drain();
+        }
+        if (connections.isEmpty()) {
+            drained.trySuccess(null);
+        }
     }
 
     public int connectionCount() {

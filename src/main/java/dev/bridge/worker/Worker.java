@@ -7,6 +7,7 @@ import dev.bridge.config.Config;
 import dev.bridge.config.ConfigException;
 import dev.bridge.config.ListenAddress;
 import dev.bridge.http.HttpInitializer;
+import dev.bridge.master.Control;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.python.PythonThreads;
 import dev.bridge.transport.Listeners;
@@ -20,37 +21,51 @@ import org.slf4j.Logger;
 import sun.misc.Signal;
 
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A worker process: boot (Python and the app on the Python threads, listeners on the event loop, in
- * parallel), serve, then drain and exit on a signal. Runs on the main thread; signal handlers only
- * enqueue, the main thread acts.
+ * A worker process, spawned by the master: boot (Python and the app on the Python threads while the
+ * event loop adopts the inherited listeners), report READY, serve, then drain and exit. Runs on the main
+ * thread; signal handlers and the master link only enqueue, the main thread acts.
  *
- * <p>SIGTERM: graceful stop (stop accepting, finish in-flight requests within --graceful-timeout, exit 0).
- * SIGINT: fast stop (exit at once).
+ * <ul>
+ *   <li>STOP from the master, or SIGTERM: graceful stop; go on accepting for {@value #ACCEPT_SWEEP_MILLIS} ms
+ *       so connections waiting in the kernel's queue are served, then close the listeners and finish
+ *       in-flight requests within --graceful-timeout.
+ *   <li>RETIRE from the master (a newer worker took over): close the listeners now, finish, exit.
+ *   <li>The master is gone (EOF on the control channel): as STOP, so no orphan serves stale code.
+ *   <li>SIGINT: exit at once.
+ * </ul>
  */
 public final class Worker {
 
+    /** How long a stopping worker goes on accepting, in milliseconds, to empty the kernel's accept queue. */
+    static final long ACCEPT_SWEEP_MILLIS = 100;
+
     private final Config config;
     private final PythonRuntime runtime;
+    private final Map<String, String> env;
     private final Logger log;
-    private final BlockingQueue<String> signals = new LinkedBlockingQueue<>();
+    private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
-    private Worker(Config config, PythonRuntime runtime) {
+    private Worker(Config config, PythonRuntime runtime, Map<String, String> env) {
         this.config = config;
         this.runtime = runtime;
+        this.env = env;
         this.log = Log.get();
     }
 
     /** Runs a worker with the user's command line; returns the exit code. */
     public static int main(List<String> args) {
-        Log.tag("worker-1");
+        Map<String, String> env = System.getenv();
+        Log.tag("worker-" + env.getOrDefault(Control.ENV_WORKER_ID, "0"));
         Config config;
         try {
             CommandLine.Result r = CommandLine.parse(args);
@@ -63,11 +78,11 @@ public final class Worker {
             return ExitCode.USAGE;
         }
         PythonRuntime runtime = PythonRuntime.fromSystemProperties(System.getProperties());
-        if (runtime == null) {
-            System.err.println("bridge: error: a worker is started by the server: run java -jar bridge.jar --module ...");
+        if (runtime == null || !env.containsKey(Control.ENV_CONTROL_FD)) {
+            System.err.println("bridge: error: a worker is started by the master: run java -jar bridge.jar --module ...");
             return ExitCode.USAGE;
         }
-        return new Worker(config, runtime).run();
+        return new Worker(config, runtime, env).run();
     }
 
     private int run() {
@@ -76,26 +91,23 @@ public final class Worker {
             return ExitCode.WORKER_BOOT_ERROR;
         }
         for (String name : List.of("TERM", "INT")) {
-            Signal.handle(new Signal(name), s -> signals.add(s.getName()));
+            Signal.handle(new Signal(name), s -> events.add(s.getName()));
         }
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         PythonThreads python = new PythonThreads(config, runtime);
         WorkerChannels channels = new WorkerChannels(group.next(), python::submit, config.threads());
         try {
-            // Python (JVM-independent start-up: libpython, the app's imports) and Netty boot in parallel.
+            // Python (libpython, the app's imports) and the event loop boot in parallel.
             long t0 = System.nanoTime();
             CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
-            List<Channel> servers = new ArrayList<>();
-            HttpInitializer http = new HttpInitializer(config, channels, log);
-            for (ListenAddress address : config.listeners()) {
-                try {
-                    servers.add(Listeners.bind(group, address, http));
-                } catch (Exception e) {
-                    log.error("cannot listen on " + address + ": " + e.getMessage());
-                    return ExitCode.WORKER_BOOT_ERROR;
-                }
+            MasterLink master = MasterLink.open(channels.loop(), Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add);
+            List<Channel> servers;
+            try {
+                servers = openListeners(group, channels);
+            } catch (Exception e) {
+                log.error("cannot open the listeners: " + e.getMessage());
+                return ExitCode.WORKER_BOOT_ERROR;
             }
-            long bound = System.nanoTime();
             int code = pythonBoot.join();
             if (code != ExitCode.OK) {
                 return code;
@@ -106,15 +118,49 @@ public final class Worker {
                     channels.addServer(s);
                     s.config().setAutoRead(true);
                 });
-                InetSocketAddress a = (InetSocketAddress) s.localAddress();
-                log.info("listening on http://" + a.getAddress().getHostAddress() + ":" + a.getPort());
             }
-            log.info("ready: serving " + config.module() + " with " + config.threads() + " Python thread(s)"
-                    + " (listeners " + (bound - t0) / 1_000_000 + " ms, Python and app " + (booted - t0) / 1_000_000 + " ms)");
+            master.send(Control.READY);
+            channels.loop().scheduleAtFixedRate(() -> heartbeat(master, python), Control.HEARTBEAT_MILLIS,
+                    Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
+            log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
+                    + config.threads() + " Python thread(s), booted in " + (booted - t0) / 1_000_000 + " ms");
             return awaitStop(channels, python);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return ExitCode.INTERNAL_ERROR;
         } finally {
             group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
         }
+    }
+
+    private List<Channel> openListeners(EventLoopGroup group, WorkerChannels channels) throws Exception {
+        HttpInitializer http = new HttpInitializer(config, channels, log);
+        List<Channel> servers = new ArrayList<>();
+        String fds = env.getOrDefault(Control.ENV_LISTEN_FDS, "");
+        String[] inherited = fds.isEmpty() ? new String[0] : fds.split(",");
+        for (int i = 0; i < config.listeners().size(); i++) {
+            ListenAddress address = config.listeners().get(i);
+            if (config.reusePort()) {
+                servers.add(Listeners.bind(group, address, config.backlog(), config.chmodSocket(), true, http));
+            } else {
+                servers.add(Listeners.adopt(group, address, Integer.parseInt(inherited[i]), http));
+            }
+        }
+        return servers;
+    }
+
+    private static String describe(List<Channel> servers) {
+        List<String> out = new ArrayList<>();
+        for (Channel s : servers) {
+            SocketAddress a = s.localAddress();
+            out.add(a instanceof InetSocketAddress i ? "http://" + i.getAddress().getHostAddress() + ":" + i.getPort() : String.valueOf(a));
+        }
+        return String.join(", ", out);
+    }
+
+    private void heartbeat(MasterLink master, PythonThreads python) {
+        long since = python.oldestBusySince();
+        master.send(Control.heartbeat(python.served(), since, python.busySummary(since)));
     }
 
     private int startPython(PythonThreads python) {
@@ -141,29 +187,26 @@ public final class Worker {
         }
     }
 
-    private int awaitStop(WorkerChannels channels, PythonThreads python) {
-        String signal;
-        try {
-            signal = signals.take();
-        } catch (InterruptedException e) {
-            signal = "INT";
-        }
-        if (signal.equals("INT")) {
-            log.info("SIGINT: stopping now");
-            return ExitCode.OK;
-        }
-        log.info("SIG" + signal + ": graceful stop, in-flight requests get " + config.gracefulTimeout() + " s");
-        try {
-            boolean done = channels.drain().await(config.gracefulTimeout(), TimeUnit.SECONDS);
-            if (!done) {
-                log.warn("graceful stop: " + channels.connectionCount() + " connection(s) still busy after "
-                        + config.gracefulTimeout() + " s, closing them");
+    private int awaitStop(WorkerChannels channels, PythonThreads python) throws InterruptedException {
+        String event = events.take();
+        switch (event) {
+            case "INT" -> {
+                log.info("SIGINT: stopping now");
+                return ExitCode.OK;
             }
-            python.stop(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            case Control.RETIRE -> log.info("retiring: a newer worker took over; finishing in-flight requests");
+            case Control.GONE -> log.warn("the master is gone: stopping gracefully");
+            default -> log.info((event.equals("TERM") ? "SIGTERM" : "stop") + ": graceful stop, in-flight requests get "
+                    + config.gracefulTimeout() + " s");
         }
-        log.info("stopped");
+        long sweep = event.equals(Control.RETIRE) ? 0 : ACCEPT_SWEEP_MILLIS;
+        boolean done = channels.drain(sweep).await(config.gracefulTimeout() * 1000L + sweep, TimeUnit.MILLISECONDS);
+        if (!done) {
+            log.warn("graceful stop: " + channels.connectionCount() + " connection(s) still busy after "
+                    + config.gracefulTimeout() + " s, closing them");
+        }
+        python.stop(1000);
+        log.info("stopped after " + python.served() + " request(s)");
         return ExitCode.OK;
     }
 }

@@ -12,8 +12,8 @@ import java.nio.channels.FileChannel;
  */
 public interface ResponseSink {
 
-    /** The whole response at once. */
-    void full(AppResponseHead head, byte[] body);
+    /** The whole response at once: the body is {@code data} from {@code offset} to its end. */
+    void full(AppResponseHead head, byte[] data, int offset);
 
     /** Sends the head with the first non-empty chunk. */
     ChannelFuture start(AppResponseHead head, byte[] first);

@@ -10,13 +10,12 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One request on its way through Python. {@link #run} is called on a Python thread, which calls the shim's
- * {@code handle()}; the shim calls back {@link #send}, {@link #write} and {@link #sendfile} (also on that
- * thread) when the app streams. Everything that touches the connection is handed to the event loop, into
+ * {@code handle()}; when the app streams, the shim calls back {@link #send}, {@link #write} and
+ * {@link #sendfile} (also on that thread) through the thread's {@link ExchangeRouter}. Everything that touches the connection is handed to the event loop, into
  * the request's {@link ResponseSink}.
  *
  * <p>Streaming has flow control: a Python thread that has more than {@value #HIGH_WATER} bytes not yet
@@ -30,8 +29,6 @@ public final class WsgiExchange {
     /** Seconds a streaming write may wait for the client to read before the connection is cut. */
     static final long WRITE_STALL_SECONDS = 60;
 
-    private static final int FULL = 0;
-    private static final int STREAMED = 1;
     private static final byte[] ERROR_BODY = "Internal Server Error\n".getBytes(StandardCharsets.US_ASCII);
 
     private final WsgiRequest request;
@@ -55,15 +52,17 @@ public final class WsgiExchange {
      * result (parsing the head, framing, writing) happens on the event loop, in one task, so the Python
      * thread is free as soon as Python returns.
      */
-    public void run(Interpreter interp) {
+    public void run(Interpreter interp, ExchangeRouter router) {
         Runnable last;
+        router.route(this);
         try {
-            Object result = interp.invoke("handle", request.environ(), request.body().forPython(), this);
-            last = completion((List<?>) result);
+            Object result = interp.invoke("handle", request.environ(), request.body().forPython());
+            last = completion(result);
         } catch (Throwable e) {
             log.error("internal error serving " + request.summary(), e);
             last = started ? () -> sink.abort("internal error") : this::internalError;
         }
+        router.route(null);
         Runnable then = last;
         loop.execute(() -> {
             then.run();
@@ -71,30 +70,34 @@ public final class WsgiExchange {
         });
     }
 
-    private Runnable completion(List<?> result) {
-        int kind = ((Number) result.get(0)).intValue();
-        if (kind == STREAMED) {
+    /** What to do on the event loop with the shim's result: packed bytes, null (streamed) or False (abort). */
+    private Runnable completion(Object result) {
+        if (result == null) {
             return sink::end;
         }
-        if (kind != FULL) {
+        if (!(result instanceof byte[] packed)) {
             return () -> sink.abort("the app failed after the response had begun");
         }
         return () -> {
-            AppResponseHead head;
+            PackedResponse r;
             try {
-                head = AppResponseHead.parse((String) result.get(1), (String) result.get(2),
-                        ((Number) result.get(3)).intValue());
+                r = PackedResponse.parse(packed);
             } catch (IllegalArgumentException e) {
                 log.error("bad response from the app for " + request.summary() + ": " + e.getMessage());
                 internalError();
                 return;
             }
-            sink.full(head, (byte[]) result.get(4));
+            sink.full(r.head(), packed, r.bodyOffset());
         };
     }
 
     private void internalError() {
-        sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY);
+        sink.full(AppResponseHead.INTERNAL_ERROR, ERROR_BODY, 0);
+    }
+
+    /** {@code METHOD target PROTOCOL} of the request, for logs. */
+    public String summary() {
+        return request.summary();
     }
 
     /** Called by the shim with the first non-empty chunk: commits the head. */

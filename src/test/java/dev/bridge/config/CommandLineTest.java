@@ -40,7 +40,7 @@ class CommandLineTest {
         Config c = parse("--module", "app:application");
         assertEquals("app:application", c.module());
         assertEquals(List.of(new ListenAddress(ListenAddress.Protocol.HTTP, "127.0.0.1", 8000, null)), c.listeners());
-        assertEquals(1, c.workers());
+        assertEquals(Runtime.getRuntime().availableProcessors(), c.workers());
         assertEquals(1, c.threads());
         assertNull(c.chdir());
         assertEquals(List.of(), c.pythonPaths());
@@ -55,7 +55,7 @@ class CommandLineTest {
         assertTrue(c.accessLog());
         assertEquals(Config.DEFAULT_JVM_ARGS, c.jvmArgs());
         assertFalse(c.multithread());
-        assertFalse(c.multiprocess());
+        assertEquals(Runtime.getRuntime().availableProcessors() > 1, c.multiprocess(), "wsgi.multiprocess follows the worker count");
     }
 
     @Test
@@ -243,7 +243,19 @@ class CommandLineTest {
                 Map.entry("--keepalive-timeout", "75"),
                 Map.entry("--graceful-timeout", "30"),
                 Map.entry("--disable-logging", "off"),
-                Map.entry("--jvm-args", String.join(" ", Config.DEFAULT_JVM_ARGS)));
+                Map.entry("--jvm-args", String.join(" ", Config.DEFAULT_JVM_ARGS)),
+                Map.entry("--workers", "the number of CPUs (" + Runtime.getRuntime().availableProcessors() + ")"),
+                Map.entry("--processes", "as --workers"),
+                Map.entry("--listen", "1024"),
+                Map.entry("--chmod-socket", "the umask's"),
+                Map.entry("--reuse-port", "off"),
+                Map.entry("--max-requests", "0 (never)"),
+                Map.entry("--max-requests-jitter", "0"),
+                Map.entry("--reload-on-rss", "0 (never)"),
+                Map.entry("--max-worker-lifetime", "0 (never)"),
+                Map.entry("--harakiri", "0 (never)"),
+                Map.entry("--boot-timeout", "60"),
+                Map.entry("--pidfile", "none"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
         String[] lines = help.split("\n");
@@ -281,8 +293,12 @@ class CommandLineTest {
                     case "--http" -> ":8000";
                     case "--jvm-args" -> "-Xmx32m";
                     case "--max-header-size" -> "4096";
+                    case "--chmod-socket" -> "660";
+                    case "--pidfile" -> "/tmp/bridge.pid";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
-                            || flag.startsWith("--spill") ? "3" : "x";
+                            || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
+                            || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
+                            || flag.equals("--harakiri") ? "3" : "x";
                 });
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);

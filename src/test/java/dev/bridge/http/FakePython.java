@@ -1,5 +1,6 @@
 package dev.bridge.http;
 
+import dev.bridge.wsgi.ExchangeRouter;
 import dev.bridge.wsgi.WsgiExchange;
 import jep.Interpreter;
 import jep.JepException;
@@ -16,17 +17,20 @@ import java.util.Map;
 
 /**
  * A {@link jep.Interpreter} that stands in for the shim ({@code bridge_wsgi.handle}): it records what Java
- * hands to Python and answers with what the {@link App} returns, in the shim's result format
- * ({@code [0, status, headers, count, body]}, {@code [1]} after streaming, {@code [2]} to abort).
+ * hands to Python and answers with what the {@link App} returns, in the shim's result format (packed
+ * bytes for a whole response, see {@link dev.bridge.wsgi.PackedResponse}; null after streaming; false to
+ * abort). Streaming apps reach the exchange through {@link #router}, as the shim does.
  */
 final class FakePython implements Interpreter {
 
-    /** Kinds of result, as in bridge_wsgi.py. */
-    static final int FULL = 0;
-    static final int STREAMED = 1;
-    static final int ABORT = 2;
+    /** Results other than a whole response, as in bridge_wsgi.py. */
+    static final Object STREAMED = null;
+    static final Object ABORT = Boolean.FALSE;
 
-    /** One call of {@code handle(meta, body, exchange)} as Python would see it. */
+    /** The thread's router, as bound into the shim. */
+    final ExchangeRouter router = new ExchangeRouter();
+
+    /** One call of {@code handle(meta, body)} as Python would see it. */
     record Call(String meta, Map<String, String> environ, Object bodyArg, byte[] body, int bodyCapacity,
                 WsgiExchange exchange) {
         String env(String key) {
@@ -48,11 +52,17 @@ final class FakePython implements Interpreter {
     }
 
     /** A whole response in the shim's format; headers are name, value pairs. */
-    static List<Object> full(String status, byte[] body, String... headers) {
-        return List.of(FULL, status, String.join("\0", headers), headers.length / 2, body);
+    static byte[] full(String status, byte[] body, String... headers) {
+        byte[] head = (status + "\0" + String.join("\0", headers)).getBytes(StandardCharsets.ISO_8859_1);
+        byte[] prefix = ((headers.length / 2) + " " + head.length + "\0").getBytes(StandardCharsets.US_ASCII);
+        byte[] packed = new byte[prefix.length + head.length + body.length];
+        System.arraycopy(prefix, 0, packed, 0, prefix.length);
+        System.arraycopy(head, 0, packed, prefix.length, head.length);
+        System.arraycopy(body, 0, packed, prefix.length + head.length, body.length);
+        return packed;
     }
 
-    static List<Object> full(String status, String body, String... headers) {
+    static byte[] full(String status, String body, String... headers) {
         return full(status, body.getBytes(StandardCharsets.ISO_8859_1), headers);
     }
 
@@ -69,7 +79,7 @@ final class FakePython implements Interpreter {
             for (int i = 1; i < chunks.length; i++) {
                 call.exchange().write(chunks[i].getBytes(StandardCharsets.ISO_8859_1));
             }
-            return List.of(STREAMED);
+            return STREAMED;
         };
     }
 
@@ -87,7 +97,7 @@ final class FakePython implements Interpreter {
 
     @Override
     public Object invoke(String name, Object... args) throws JepException {
-        if (!name.equals("handle") || args.length != 3) {
+        if (!name.equals("handle") || args.length != 2) {
             throw new JepException("unexpected call " + name + " with " + args.length + " arguments");
         }
         String meta = (String) args[0];
@@ -111,7 +121,7 @@ final class FakePython implements Interpreter {
         } else {
             throw new JepException("unexpected body argument " + bodyArg.getClass());
         }
-        Call call = new Call(meta, parseMeta(meta), bodyArg, body, capacity, (WsgiExchange) args[2]);
+        Call call = new Call(meta, parseMeta(meta), bodyArg, body, capacity, router.current());
         calls.add(call);
         try {
             return app.handle(call);

@@ -383,7 +383,7 @@ class HttpConnectionTest {
     void shouldCutConnectionWhenAppFailsMidStream() {
         Pipeline p = pipeline(c -> {
             c.exchange().send("200 OK", "", 0, "partial".getBytes(StandardCharsets.US_ASCII));
-            return List.of(FakePython.ABORT);
+            return FakePython.ABORT;
         });
         p.send(get("a"));
         String out = p.outputText();
@@ -688,7 +688,7 @@ class HttpConnectionTest {
     void shouldCloseIdleConnectionOnDrain() {
         Pipeline p = pipeline(FakePython.OK).send(get("a"));
         assertEquals(1, p.workers.connectionCount());
-        p.workers.drain();
+        p.workers.drain(0);
         p.channel.runPendingTasks();
         assertTrue(p.closing());
     }
@@ -696,7 +696,7 @@ class HttpConnectionTest {
     @Test
     void shouldFinishInFlightRequestWithConnectionCloseOnDrain() {
         Pipeline p = pipeline(FakePython.OK).holdPython().send(get("a"));
-        p.workers.drain();
+        p.workers.drain(0);
         p.channel.runPendingTasks();
         assertFalse(p.closing(), "the request in Python must be answered first");
         p.runPython();

@@ -147,7 +147,7 @@ final class Pipeline implements AutoCloseable {
         if (hold) {
             waiting.add(exchange);
         } else {
-            exchange.run(python);
+            exchange.run(python, python.router);
         }
     }
 
@@ -167,7 +167,7 @@ final class Pipeline implements AutoCloseable {
         if (ex == null) {
             throw new AssertionError("no request is waiting for Python");
         }
-        ex.run(python);
+        ex.run(python, python.router);
         channel.runPendingTasks();
         return this;
     }

@@ -66,10 +66,14 @@ public final class BridgeServer implements AutoCloseable {
 
     /**
      * Starts the server with the given flags plus {@code --http 127.0.0.1:0} (unless a listener is given)
-     * and waits until it serves.
+     * and {@code --workers 1} (unless a count is given), and waits until a worker serves.
      */
     public static BridgeServer start(String... args) throws IOException, InterruptedException {
         List<String> all = new ArrayList<>(List.of(args));
+        if (!all.contains("--workers")) {
+            all.add("--workers");
+            all.add("1");
+        }
         if (!all.contains("--http")) {
             all.add("--http");
             all.add("127.0.0.1:0");

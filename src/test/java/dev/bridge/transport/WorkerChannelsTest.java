@@ -81,7 +81,7 @@ class WorkerChannelsTest {
         FakeConnection b = new FakeConnection();
         channels.register(a);
         channels.register(b);
-        Future<Void> done = channels.drain();
+        Future<Void> done = channels.drain(0);
         loopOwner.runPendingTasks();
         assertTrue(channels.draining());
         assertFalse(server.isOpen(), "listeners closed");
@@ -97,7 +97,7 @@ class WorkerChannelsTest {
 
     @Test
     void shouldDrainConnectionRegisteredWhileDraining() {
-        channels.drain();
+        channels.drain(0);
         loopOwner.runPendingTasks();
         FakeConnection late = new FakeConnection();
         channels.register(late);
@@ -106,7 +106,7 @@ class WorkerChannelsTest {
 
     @Test
     void shouldCompleteDrainAtOnceWithoutConnections() {
-        Future<Void> done = channels.drain();
+        Future<Void> done = channels.drain(0);
         loopOwner.runPendingTasks();
         assertTrue(done.isSuccess());
     }
@@ -115,8 +115,8 @@ class WorkerChannelsTest {
     void shouldCompleteSecondDrainCallToo() {
         FakeConnection c = new FakeConnection();
         channels.register(c);
-        Future<Void> first = channels.drain();
-        Future<Void> second = channels.drain();
+        Future<Void> first = channels.drain(0);
+        Future<Void> second = channels.drain(0);
         loopOwner.runPendingTasks();
         assertEquals(1, c.drains, "a connection is drained once");
         channels.unregister(c);
@@ -131,7 +131,7 @@ class WorkerChannelsTest {
         channels.dispatch(null);
         channels.dispatch(null);
         channels.dispatch(null);
-        channels.drain();
+        channels.drain(0);
         loopOwner.runPendingTasks();
         channels.pythonDone();
         assertFalse(server.config().isAutoRead());

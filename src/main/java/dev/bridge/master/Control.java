@@ -1,0 +1,39 @@
+package dev.bridge.master;
+
+/**
+ * The control protocol between the master and a worker: one text line per message over a unix socket pair
+ * (the worker inherits its end). Small on purpose; app output never goes on it.
+ *
+ * <pre>
+ * worker -> master   READY                                  app loaded, listeners adopted, accepting
+ *                    HB served busySinceMillis [summary]    every {@link #HEARTBEAT_MILLIS} ms: requests served,
+ *                                                           start (epoch ms, 0 = idle) and summary of the oldest
+ *                                                           request in Python
+ * master -> worker   STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
+ *                    RETIRE    replaced by a newer worker: close the listeners now, finish in-flight requests, exit
+ * </pre>
+ */
+public final class Control {
+
+    public static final String READY = "READY";
+    public static final String HEARTBEAT = "HB";
+    public static final String STOP = "STOP";
+    public static final String RETIRE = "RETIRE";
+    /** Not sent on the wire: what the worker's link reports when the master's end closed. */
+    public static final String GONE = "GONE";
+
+    /** How often a worker reports, in milliseconds. */
+    public static final long HEARTBEAT_MILLIS = 1000;
+
+    /** Environment variables through which the master tells a worker who it is and what it inherited. */
+    public static final String ENV_WORKER_ID = "BRIDGE_WORKER_ID";
+    public static final String ENV_GENERATION = "BRIDGE_GENERATION";
+    public static final String ENV_LISTEN_FDS = "BRIDGE_LISTEN_FDS";
+    public static final String ENV_CONTROL_FD = "BRIDGE_CONTROL_FD";
+
+    private Control() {}
+
+    public static String heartbeat(long served, long busySince, String summary) {
+        return HEARTBEAT + " " + served + " " + busySince + (summary == null ? "" : " " + summary);
+    }
+}

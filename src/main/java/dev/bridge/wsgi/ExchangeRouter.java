@@ -1,0 +1,35 @@
+package dev.bridge.wsgi;
+
+import java.io.IOException;
+
+/**
+ * The Java object the shim calls when an app streams. One per Python thread, handed to Python once
+ * ({@code bridge_wsgi.bind}) and pointed at the thread's current {@link WsgiExchange} before each request:
+ * wrapping a new Java object for Python on every request would cost more than the rest of the crossing.
+ * Used only on its Python thread.
+ */
+public final class ExchangeRouter {
+
+    private WsgiExchange current;
+
+    void route(WsgiExchange exchange) {
+        current = exchange;
+    }
+
+    /** The exchange being served, or null between requests. */
+    public WsgiExchange current() {
+        return current;
+    }
+
+    public void send(String status, String headers, int count, byte[] data) throws IOException {
+        current.send(status, headers, count, data);
+    }
+
+    public void write(byte[] data) throws IOException {
+        current.write(data);
+    }
+
+    public void sendfile(String status, String headers, int count, int fd, long offset, long length) throws IOException {
+        current.sendfile(status, headers, count, fd, offset, length);
+    }
+}
