@@ -90,6 +90,10 @@ class PythonDiscoveryIT {
         List<String> a = new ArrayList<>(List.of("--module", "conformance:app", "--http", "127.0.0.1:0",
                 "--chdir", BridgeServer.testApps().toString()));
         a.addAll(Arrays.asList(extra));
+        if (AppLoadingIT.oneWorker()) {
+            a.add("--workers");
+            a.add("1");
+        }
         return a;
     }
 
