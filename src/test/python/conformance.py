@@ -626,8 +626,43 @@ ROUTES = {
 }
 
 
+def _plain(environ, start_response):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    out = b"validated %s %d" % (environ["REQUEST_METHOD"].encode("latin-1"), len(body))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(out)))])
+    return [out]
+
+
+def _strict_validator(inner):
+    """wsgiref.validate around an app, its warnings turned into errors: any environ the server builds that
+    the standard library's PEP 3333 checker dislikes becomes a 500."""
+    import warnings
+    from wsgiref.validate import WSGIWarning, validator
+    checked = validator(inner)
+
+    def run(environ, start_response):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", WSGIWarning)
+            result = checked(environ, start_response)
+            return [b"".join(result)] if not hasattr(result, "close") else _drain_and_close(result)
+    return run
+
+
+def _drain_and_close(result):
+    try:
+        return [b"".join(result)]
+    finally:
+        result.close()
+
+
+_validated = _strict_validator(_plain)
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
+    if path.startswith("/validated"):
+        return _validated(environ, start_response)
     if path == "/env" or path.startswith("/env/") or environ.get("QUERY_STRING", "").startswith("env-dump"):
         body = _env_dump(environ)
         start_response("200 OK", [("Content-Type", "text/plain; charset=us-ascii"),

@@ -331,6 +331,28 @@ class EnvironIT {
     }
 
     @Test
+    void wsgirefValidatorAcceptsTheEnvironOfManyKindsOfRequest() throws Exception {
+        String[] requests = {
+                get("/validated", "Connection: close"),
+                get("/validated/caf%C3%A9?q=%20x", "Connection: close"),
+                Wire.post("/validated", "some body", "Content-Type: text/plain", "Connection: close"),
+                "POST /validated HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                "GET /validated HTTP/1.0\r\n\r\n",
+                get("http://example.com/validated?x=1", "Connection: close"),
+                Wire.request("DELETE", "/validated", "HTTP/1.1", null, "X-A: 1", "X-A: 2", "Connection: close"),
+                Wire.request("PUT", "/validated", "HTTP/1.1", "", "Connection: close"),
+        };
+        for (String raw : requests) {
+            try (RawHttp c = new RawHttp(server.port())) {
+                RawHttp.Response r = c.exchange(raw);
+                assertEquals(200, r.status(), "wsgiref.validate rejected the environ of: " + raw.split("\r\n")[0]
+                        + " (see the server log)");
+                assertTrue(r.text().startsWith("validated "), r.text());
+            }
+        }
+    }
+
+    @Test
     void wsgiErrorsAndInputAreFileLikeObjectsNotStrings() throws Exception {
         EnvDump e = env(get("/env", "Connection: close"));
         assertNotEquals("str", e.type("wsgi.input"));
