@@ -180,7 +180,7 @@ class BadRequestIT {
     void rejectedRequestsAreAccessLogged() throws Exception {
         String marker = "rejected-" + UUID.randomUUID();
         expectRejected(Wire.post("/echo?" + marker, "x".repeat(LIMIT + 1)), 413);
-        assertTrue(server.awaitLog(marker, Duration.ofSeconds(5)),
+        assertTrue(server.awaitLog(marker, Duration.ofSeconds(3)),
                 "a request answered 413 by the server is a request too: it needs its access-log line");
         String line = server.log().lines().filter(l -> l.contains(marker)).findFirst().orElseThrow();
         assertTrue(line.contains(" 413 "), "the access line has the status: " + line);
