@@ -8,12 +8,9 @@ import dev.bridge.wsgi.WsgiExchange;
 import dev.bridge.wsgi.WsgiRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.DefaultFileRegion;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
@@ -31,7 +28,6 @@ import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -42,15 +38,22 @@ import java.util.concurrent.TimeUnit;
  * to Python one at a time, answers pipelined requests in order, frames responses, keeps the connection
  * alive or closes it gracefully, and enforces the request and keep-alive timeouts.
  *
- * <p>Runs on the worker's event loop only; Python threads reach it through {@link Responder}, whose
+ * <p>Runs on the worker's event loop only; Python threads reach it through {@link HttpResponder}, whose
  * methods {@link WsgiExchange} calls on the event loop.
  */
-final class HttpConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection {
+final class HttpConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection, HttpResponder.Owner {
 
     /** Pipelined requests queued on one connection beyond which it stops reading. */
     static final int PIPELINE_LIMIT = 16;
     /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
     static final int LINGER_SECONDS = 2;
+    /**
+     * While draining, an idle keep-alive connection is closed only once it has been idle this long, in
+     * milliseconds. A client may send its next request at the very moment the server closes, and would
+     * then see the connection fail; a client that is sending requests gets its next one answered with
+     * {@code Connection: close} instead, which never fails.
+     */
+    static final long DRAIN_IDLE_MILLIS = 500;
 
     private final Config config;
     private final WorkerChannels channels;
@@ -63,7 +66,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     /** Complete requests waiting for the one in Python to be answered (pipelining). */
     private final ArrayDeque<Incoming> queued = new ArrayDeque<>();
     /** The request being served, or null. */
-    private Responder active;
+    private HttpResponder active;
     /** Input is ignored: an error answer is queued or sent, or the connection is closing. */
     private boolean discarding;
     /** The connection is half-closed (our FIN is out) or closed: nothing more is sent. */
@@ -328,19 +331,54 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         boolean http10 = in.head.protocolVersion() == HttpVersion.HTTP_1_0;
         String summary = in.head.method().name() + " " + in.head.uri() + " " + in.head.protocolVersion().text();
         WsgiRequest request = new WsgiRequest(environ, in.body, summary, System.nanoTime());
-        Responder responder = new Responder(request, in.head.method().equals(HttpMethod.HEAD), http10,
-                HttpUtil.isKeepAlive(in.head));
+        HttpResponder responder = new HttpResponder(this, config, encoder, log, request,
+                in.head.method().equals(HttpMethod.HEAD), http10, HttpUtil.isKeepAlive(in.head), true);
         active = responder;
         channels.dispatch(new WsgiExchange(request, responder, ctx.channel().eventLoop(), log));
     }
 
-    /** The response in flight is fully written. */
-    private void responseDone(Responder r, boolean keepAlive) {
+    @Override
+    public ChannelHandlerContext ctx() {
+        return ctx;
+    }
+
+    @Override
+    public boolean isActive(HttpResponder r) {
+        return active == r;
+    }
+
+    @Override
+    public boolean draining() {
+        return draining;
+    }
+
+    @Override
+    public void pythonDone() {
+        channels.pythonDone();
+    }
+
+    @Override
+    public void responseFailed(HttpResponder r, boolean abort) {
         if (active != r) {
             return;
         }
         active = null;
-        r.request.body().release();
+        r.request().body().release();
+        if (abort) {
+            abortConnection();
+        } else {
+            ctx.close();
+        }
+    }
+
+    /** The response in flight is fully written. */
+    @Override
+    public void responseDone(HttpResponder r, boolean keepAlive) {
+        if (active != r) {
+            return;
+        }
+        active = null;
+        r.request().body().release();
         if (!keepAlive || draining) {
             closeGracefully();
             return;
@@ -413,8 +451,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             writeError(408, false);
             return;
         }
-        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0
-                && now - idleSince > TimeUnit.SECONDS.toNanos(config.keepaliveTimeout())) {
+        long idleLimit = draining ? TimeUnit.MILLISECONDS.toNanos(DRAIN_IDLE_MILLIS) : TimeUnit.SECONDS.toNanos(config.keepaliveTimeout());
+        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0 && now - idleSince >= idleLimit) {
             idleSince = 0;
             closeGracefully();
         }
@@ -423,9 +461,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     @Override
     public void drain() {
         draining = true;
-        if (active == null && receiving == null && queued.isEmpty()) {
-            closeGracefully();
-        }
+        sweep(System.nanoTime());
     }
 
     /** A request received (or an error to answer in its place, when errorStatus != 0). */
@@ -457,202 +493,4 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         }
     }
 
-    /**
-     * The response side of one request: framing, keep-alive decision, access log. Event loop only; a
-     * responder whose connection moved on (closed, aborted) ignores calls.
-     */
-    private final class Responder implements dev.bridge.wsgi.ResponseSink {
-        final WsgiRequest request;
-        final boolean headRequest;
-        final boolean http10;
-        boolean keepAlive;
-        ResponseEncoder.Framing framing;
-        long declaredLength = -1;
-        long sent;
-        int status;
-        boolean finished;
-
-        Responder(WsgiRequest request, boolean headRequest, boolean http10, boolean keepAlive) {
-            this.request = request;
-            this.headRequest = headRequest;
-            this.http10 = http10;
-            this.keepAlive = keepAlive;
-        }
-
-        private boolean current() {
-            return active == this && !finished;
-        }
-
-        @Override
-        public void full(AppResponseHead head, byte[] data, int offset) {
-            if (!current()) {
-                return;
-            }
-            status = head.code();
-            int available = data.length - offset;
-            boolean noBody = headRequest || head.bodyForbidden();
-            long length = head.contentLength() >= 0 ? head.contentLength() : available;
-            int bodyBytes = noBody ? 0 : (int) Math.min(length, available);
-            if (!noBody && head.contentLength() >= 0 && head.contentLength() != available) {
-                log.error("the app declared Content-Length " + head.contentLength() + " but sent "
-                        + available + " bytes for " + request.summary());
-                keepAlive = false;
-            }
-            ResponseEncoder.Framing f = noBody && head.contentLength() < 0 && (available == 0 || head.bodyForbidden())
-                    ? ResponseEncoder.Framing.NONE : ResponseEncoder.Framing.LENGTH;
-            keepAlive &= !head.close() && !draining;
-            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, f, length, keepAlive, bodyBytes);
-            buf.writeBytes(data, offset, bodyBytes);
-            sent = bodyBytes;
-            finish(ctx.writeAndFlush(buf));
-        }
-
-        @Override
-        public ChannelFuture start(AppResponseHead head, byte[] first) {
-            if (!current()) {
-                return ctx.newFailedFuture(new IOException("connection gone"));
-            }
-            status = head.code();
-            declaredLength = head.contentLength();
-            if (headRequest || head.bodyForbidden()) {
-                framing = ResponseEncoder.Framing.NONE;
-            } else if (declaredLength >= 0) {
-                framing = ResponseEncoder.Framing.LENGTH;
-            } else if (!http10) {
-                framing = ResponseEncoder.Framing.CHUNKED;
-            } else {
-                framing = ResponseEncoder.Framing.CLOSE;
-                keepAlive = false;
-            }
-            keepAlive &= !head.close() && !draining;
-            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, framing, declaredLength, keepAlive, first.length + 16);
-            writeBody(buf, first);
-            return ctx.writeAndFlush(buf);
-        }
-
-        @Override
-        public ChannelFuture chunk(byte[] data) {
-            if (!current()) {
-                return ctx.newFailedFuture(new IOException("connection gone"));
-            }
-            ByteBuf buf = ctx.alloc().buffer(data.length + 16);
-            writeBody(buf, data);
-            return ctx.writeAndFlush(buf);
-        }
-
-        private void writeBody(ByteBuf buf, byte[] data) {
-            int n = data.length;
-            switch (framing) {
-                case NONE -> n = 0;
-                case LENGTH -> {
-                    if (sent + n > declaredLength) {
-                        n = (int) Math.max(0, declaredLength - sent);
-                        log.error("the app sent more than its Content-Length " + declaredLength + " for "
-                                + request.summary() + ": the excess is dropped");
-                        keepAlive = false;
-                    }
-                    buf.writeBytes(data, 0, n);
-                }
-                case CHUNKED -> {
-                    if (n > 0) {
-                        ResponseEncoder.chunk(buf, data, n);
-                    }
-                }
-                case CLOSE -> buf.writeBytes(data, 0, n);
-            }
-            sent += n;
-        }
-
-        @Override
-        public void end() {
-            if (!current()) {
-                return;
-            }
-            if (framing == ResponseEncoder.Framing.LENGTH && sent < declaredLength) {
-                abort("the app sent " + sent + " of its declared Content-Length " + declaredLength + " bytes");
-                return;
-            }
-            ByteBuf buf = Unpooled.EMPTY_BUFFER;
-            if (framing == ResponseEncoder.Framing.CHUNKED) {
-                buf = ctx.alloc().buffer(5);
-                ResponseEncoder.lastChunk(buf);
-            }
-            finish(ctx.writeAndFlush(buf));
-        }
-
-        @Override
-        public void sendfile(AppResponseHead head, FileChannel file, long offset, long count) {
-            if (!current()) {
-                closeQuietly(file);
-                return;
-            }
-            status = head.code();
-            boolean noBody = headRequest || head.bodyForbidden();
-            long length = head.contentLength() >= 0 ? Math.min(head.contentLength(), count) : count;
-            if (head.contentLength() > count) {
-                log.error("the app declared Content-Length " + head.contentLength() + " for a file of "
-                        + count + " bytes for " + request.summary());
-            }
-            keepAlive &= !head.close() && !draining && !(head.contentLength() > count);
-            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, ResponseEncoder.Framing.LENGTH,
-                    length, keepAlive, 0);
-            if (noBody || length == 0) {
-                closeQuietly(file);
-                finish(ctx.writeAndFlush(buf));
-                return;
-            }
-            ctx.write(buf);
-            sent = length;
-            finish(ctx.writeAndFlush(new DefaultFileRegion(file, offset, length)));
-        }
-
-        @Override
-        public void abort(String why) {
-            if (!current()) {
-                return;
-            }
-            finished = true;
-            log.error("aborting the response to " + request.summary() + ": " + why);
-            accessLog(status == 0 ? 500 : status);
-            abortConnection();
-            active = null;
-            request.body().release();
-        }
-
-        @Override
-        public void pythonDone() {
-            channels.pythonDone();
-        }
-
-        private void finish(ChannelFuture written) {
-            finished = true;
-            boolean keep = keepAlive;
-            written.addListener((ChannelFutureListener) f -> {
-                accessLog(status);
-                if (f.isSuccess()) {
-                    responseDone(this, keep);
-                } else {
-                    active = null;
-                    request.body().release();
-                    ctx.close();
-                }
-            });
-        }
-
-        private void accessLog(int code) {
-            if (config.accessLog()) {
-                double ms = (System.nanoTime() - request.startNanos()) / 1e6;
-                log.info(String.format("%s \"%s\" %d %d %.2fms", HttpEnviron.client(ctx.channel()),
-                        request.summary(), code, sent, ms));
-            }
-        }
-    }
-
-    private static void closeQuietly(FileChannel file) {
-        try {
-            file.close();
-        } catch (IOException ignored) {
-            // nothing to do
-        }
-    }
 }

@@ -91,7 +91,7 @@ final class HttpEnviron {
     }
 
     /** {@code addr:port} of the peer, for the log. */
-    static String client(Channel ch) {
+    public static String client(Channel ch) {
         InetSocketAddress remote = inet(ch.remoteAddress());
         return remote == null ? String.valueOf(ch.remoteAddress()) : remote.getAddress().getHostAddress() + ":" + remote.getPort();
     }

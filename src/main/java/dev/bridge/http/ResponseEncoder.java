@@ -16,10 +16,10 @@ import java.util.Locale;
  * Netty's encoder: the head and a small body go out in one buffer, one syscall. Event loop only (the
  * cached Date header is not thread-safe).
  */
-final class ResponseEncoder {
+public final class ResponseEncoder {
 
     /** How the end of a response body is known to the client. */
-    enum Framing { NONE, LENGTH, CHUNKED, CLOSE }
+    public enum Framing { NONE, LENGTH, CHUNKED, CLOSE }
 
     private static final DateTimeFormatter HTTP_DATE =
             DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US);
@@ -35,7 +35,7 @@ final class ResponseEncoder {
      * @param keepAlive     whether the connection stays open after this response
      * @param extraBytes    capacity to reserve after the head (for a body written into the same buffer)
      */
-    ByteBuf head(ByteBufAllocator alloc, AppResponseHead head, boolean http10, Framing framing, long length,
+    public ByteBuf head(ByteBufAllocator alloc, AppResponseHead head, boolean http10, Framing framing, long length,
                  boolean keepAlive, int extraBytes) {
         ByteBuf buf = alloc.buffer(256 + extraBytes);
         buf.writeCharSequence(http10 ? "HTTP/1.0 " : "HTTP/1.1 ", StandardCharsets.US_ASCII);

@@ -30,6 +30,8 @@ public final class WorkerChannels {
 
     /** How often connections check their deadlines, in milliseconds. */
     static final long SWEEP_MILLIS = 1000;
+    /** How often connections are checked while draining, so idle ones close soon after their grace. */
+    static final long DRAIN_SWEEP_MILLIS = 100;
     /** Longest stretch without accepting while busy, in milliseconds. */
     static final long MAX_ACCEPT_PAUSE_MILLIS = 25;
 
@@ -158,6 +160,7 @@ public final class WorkerChannels {
 
     private void closeAndDrain() {
         draining = true;
+        loop.scheduleAtFixedRate(this::sweep, DRAIN_SWEEP_MILLIS, DRAIN_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
         for (Channel s : servers) {
             s.close();
         }

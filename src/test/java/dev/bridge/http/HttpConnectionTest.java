@@ -12,6 +12,7 @@ import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static dev.bridge.http.FakePython.full;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -685,11 +686,30 @@ class HttpConnectionTest {
     // ---- worker drain
 
     @Test
-    void shouldCloseIdleConnectionOnDrain() {
+    void shouldCloseIdleConnectionOnDrainAfterAQuietMoment() throws InterruptedException {
         Pipeline p = pipeline(FakePython.OK).send(get("a"));
         assertEquals(1, p.workers.connectionCount());
         p.workers.drain(0);
         p.channel.runPendingTasks();
+        assertFalse(p.closing(), "a connection that just answered may be getting its next request: not closed yet");
+        Thread.sleep(HttpConnection.DRAIN_IDLE_MILLIS + 50);
+        p.channel.advanceTimeBy(1, TimeUnit.SECONDS);
+        p.channel.runScheduledPendingTasks();
+        assertTrue(p.closing(), "closed once idle for " + HttpConnection.DRAIN_IDLE_MILLIS + " ms");
+    }
+
+    @Test
+    void shouldAnswerARequestArrivingWhileDrainingWithConnectionClose() {
+        Pipeline p = pipeline(FakePython.OK).send(get("a"));
+        p.responses().next();
+        p.workers.drain(0);
+        p.channel.runPendingTasks();
+        p.send(get("b"));
+        Responses rs = p.responses();
+        rs.next();
+        Responses.Response second = rs.next();
+        assertEquals(200, second.status());
+        assertEquals("close", second.header("Connection"));
         assertTrue(p.closing());
     }
 
