@@ -154,13 +154,6 @@ class AppLoadingIT {
                 "--pythonpath", apps.resolve("pp1").toString(), "--pythonpath", apps.resolve("pp2").toString())));
     }
 
-    @Test
-    void pythonpathWithTheEqualsForm() throws Exception {
-        Path apps = BridgeServer.testApps();
-        assertEquals("pp_one+pp_two", serveAndGet(args("--module=pp_one:app",
-                "--pythonpath=" + apps.resolve("pp1"), "--pythonpath=" + apps.resolve("pp2"))));
-    }
-
     // ---- apps that cannot be loaded ----
 
     @Test
