@@ -72,6 +72,15 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
         ctx.fireChannelInactive();
     }
 
+    /** The peer half-closed: a request in Python is still answered; otherwise there is nothing left to do. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent && active == null) {
+            ctx.close();
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (!(cause instanceof IOException)) {
