@@ -169,6 +169,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     private void onHead(HttpRequest req) {
+        rejectingHead = req.method().equals(HttpMethod.HEAD);
+        rejectedSummary = req.method().name() + " " + req.uri() + " " + req.protocolVersion().text();
         DecoderResult result = req.decoderResult();
         if (result.isFailure()) {
             reject(statusFor(result.cause()), result.cause().getMessage());
@@ -182,8 +184,6 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         if (version.minorVersion() > 1) {
             req.setProtocolVersion(HttpVersion.HTTP_1_1); // RFC 9110 2.5: answer a higher minor version as 1.1
         }
-        rejectingHead = req.method().equals(HttpMethod.HEAD);
-        rejectedSummary = req.method().name() + " " + req.uri() + " " + req.protocolVersion().text();
         if (!isValidTarget(req.uri())) {
             reject(400, "control character or space in the request target");
             return;
