@@ -12,7 +12,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
@@ -47,7 +46,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     /** Pipelined requests queued on one connection beyond which it stops reading. */
     static final int PIPELINE_LIMIT = 16;
     /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
-    static final int LINGER_SECONDS = 2;
+    static final int LINGER_SECONDS = WorkerChannels.LINGER_SECONDS;
     /**
      * While draining, an idle keep-alive connection is closed only once it has been idle this long, in
      * milliseconds. A client may send its next request at the very moment the server closes, and would
@@ -510,25 +509,11 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         }
     }
 
-    /**
-     * Closes without losing what was sent: half-close our side (FIN after the last response), discard
-     * what the client still sends, close on its FIN or after {@value #LINGER_SECONDS} s. Closing with
-     * unread input at once would send a RST, which can destroy the response before the client reads it.
-     */
+    /** Closes after what was sent has been delivered (see {@link WorkerChannels#closeGracefully}). */
     private void closeGracefully() {
         discarding = true;
         closing = true;
-        var ch = ctx.channel();
-        if (!ch.isActive()) {
-            return;
-        }
-        ch.config().setAutoRead(true);
-        if (ch instanceof DuplexChannel duplex) {
-            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(
-                    () -> { ch.close(); }, LINGER_SECONDS, TimeUnit.SECONDS));
-        } else {
-            ch.close();
-        }
+        WorkerChannels.closeGracefully(ctx.channel());
     }
 
     /** Cuts the connection with a RST: the client must not take a truncated response for a whole one. */
