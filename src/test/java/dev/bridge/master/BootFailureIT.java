@@ -55,27 +55,27 @@ class BootFailureIT {
     }
 
     /**
-     * "Every worker fails at start-up" means every slot, not as many failures as slots: worker 1 failing three
-     * times in a row while workers 2 and 3 are still importing (slowly) must not make the master give up.
+     * "Every worker fails at start-up" means every slot, not as many failures as slots: worker 1 failing twice
+     * in a row while worker 2 is still importing (slowly) must not make the master give up.
      */
     @Test
     void oneWorkerFailingRepeatedlyAtStartupDoesNotStopTheOthers() throws Exception {
-        try (BridgeServer server = BridgeServer.start("--module", "master_slot1_broken", "--workers", "3")) {
+        try (BridgeServer server = BridgeServer.start("--module", "master_slot1_broken", "--workers", "2")) {
             long master = server.process().pid();
             Pattern slotOneFailure = Pattern.compile("worker 1 \\(pid \\d+\\) exited with status 4 while booting");
-            // Workers 2 and 3 take 12 s to import; meanwhile worker 1 fails, is retried after 1 s, 2 s, ...
-            boolean ready = MasterTesting.await(BOOT, () -> MasterTesting.readyWorkers(server.log()).size() >= 2
+            // Worker 2 takes 8 s to import; meanwhile worker 1 fails, is retried after 1 s, fails again, ...
+            boolean ready = MasterTesting.await(BOOT, () -> MasterTesting.readyWorkers(server.log()).size() >= 1
                     || !server.process().isAlive());
             String log = server.log();
             int slotOneFailures = MasterTesting.matches(log, slotOneFailure).size();
             long slotOneProcesses = MasterTesting.matches(log, Pattern.compile("worker-1\\[(\\d+)\\] - cannot load the app"))
                     .stream().map(m -> m.group(1)).distinct().count();
             assertTrue(server.process().isAlive(), "the master gave up (exit code " + server.process().exitValue()
-                    + ") after worker 1 failed " + slotOneProcesses + " time(s), while workers 2 and 3 were still "
+                    + ") after worker 1 failed " + slotOneProcesses + " time(s), while worker 2 was still "
                     + "loading the app; log:\n" + log);
-            assertTrue(ready, "workers 2 and 3 did not become ready; log:\n" + log);
+            assertTrue(ready, "worker 2 did not become ready; log:\n" + log);
             assertTrue(slotOneFailures >= 2, "worker 1 was retried during the start-up: " + slotOneFailures + "\n" + log);
-            assertEquals(Set.of(2, 3), Set.copyOf(MasterTesting.readyWorkers(log).values()), "workers 2 and 3 serve");
+            assertEquals(Set.of(2), Set.copyOf(MasterTesting.readyWorkers(log).values()), "worker 2 serves");
             for (int i = 0; i < 3; i++) {
                 long pid = MasterTesting.pidOf(server.port(), "/", 10_000);
                 assertTrue(MasterTesting.workerProcesses(master).containsKey(pid), "served by a worker: " + pid);

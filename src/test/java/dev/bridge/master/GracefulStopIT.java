@@ -141,4 +141,33 @@ class GracefulStopIT {
             assertTrue(MasterTesting.awaitGone(workers, Duration.ofSeconds(2)).isEmpty(), "worker processes left");
         }
     }
+
+    /** A request that outlives --graceful-timeout does not hold the stop up: the worker goes, the client is not left hanging. */
+    @Test
+    void gracefulTimeoutBoundsTheStop() throws Exception {
+        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "1", "--graceful-timeout", "2")) {
+            long master = server.process().pid();
+            MasterTesting.awaitReady(server, 1, BOOT);
+            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(master).keySet());
+            try (RawHttp slow = new RawHttp(server.port(), 20_000)) {
+                slow.send("GET /sleep?ms=15000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+                Thread.sleep(500);
+                long term = System.nanoTime();
+                server.process().toHandle().destroy(); // SIGTERM
+                assertTrue(server.process().waitFor(10, TimeUnit.SECONDS),
+                        "the master was still running 10 s after SIGTERM with --graceful-timeout 2:\n" + server.log());
+                long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - term);
+                assertTrue(tookMillis < 6000, "the stop took " + tookMillis + " ms with --graceful-timeout 2:\n" + server.log());
+                assertEquals(0, server.process().exitValue(), "exit code after SIGTERM; log:\n" + server.log());
+                assertTrue(MasterTesting.awaitGone(workers, Duration.ofSeconds(2)).isEmpty(), "worker processes left");
+                String outcome;
+                try {
+                    outcome = slow.read().statusLine();
+                } catch (IOException closed) {
+                    outcome = "closed";
+                }
+                assertTrue(!outcome.contains(" 200 "), "a request cut by the graceful timeout answered " + outcome);
+            }
+        }
+    }
 }
