@@ -95,6 +95,8 @@ class RecyclingIT {
             long next = MasterTesting.pidOf(server.port(), "/", 30_000);
             assertNotEquals(stuck, next, "served by the killed worker?");
             assertFalse(MasterTesting.alive(stuck), "the stuck worker is gone");
+            assertTrue(MasterTesting.await(Duration.ofSeconds(5), () -> MasterTesting.readyWorkers(server.log()).containsKey(next)),
+                    "the master reports the respawned worker ready:\n" + server.log());
             assertEquals(1, MasterTesting.readyWorkers(server.log()).get(next), "the respawned worker is number 1");
             for (int i = 0; i < 5; i++) {
                 assertEquals(next, MasterTesting.pidOf(server.port(), "/sleep?ms=100", 10_000));
