@@ -3,6 +3,7 @@ package dev.bridge;
 import dev.bridge.config.CommandLine;
 import dev.bridge.config.ConfigException;
 import dev.bridge.master.Master;
+import dev.bridge.master.ReloadCommand;
 import dev.bridge.master.WorkerCommand;
 import dev.bridge.python.PythonProbe;
 import dev.bridge.python.PythonRuntime;
@@ -12,8 +13,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Entry point and role switch: {@code java -jar bridge.jar FLAGS} is the launcher (later the master);
- * {@code Main worker FLAGS} is a worker, started by the launcher with Jep on its class path.
+ * Entry point and role switch: {@code java -jar bridge.jar FLAGS} is the master; {@code Main worker FLAGS}
+ * is a worker, spawned by the master with Jep on its class path; {@code java -jar bridge.jar reload
+ * --pidfile FILE} asks a running master for a reload and waits for its outcome.
  */
 public final class Main {
 
@@ -23,6 +25,9 @@ public final class Main {
         List<String> argv = Arrays.asList(args);
         if (!argv.isEmpty() && argv.get(0).equals(WorkerCommand.WORKER_ROLE)) {
             System.exit(Worker.main(argv.subList(1, argv.size())));
+        }
+        if (!argv.isEmpty() && argv.get(0).equals("reload")) {
+            System.exit(ReloadCommand.run(argv.subList(1, argv.size())));
         }
         System.exit(launch(argv));
     }

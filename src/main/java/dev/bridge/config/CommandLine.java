@@ -47,6 +47,11 @@ public final class CommandLine {
         int harakiri;
         int bootTimeout = Config.DEFAULT_BOOT_TIMEOUT;
         String pidfile;
+        Config.ReloadMode reloadMode = Config.ReloadMode.ALL;
+        int reloadMercy = Config.DEFAULT_RELOAD_MERCY;
+        final List<String> touchReload = new ArrayList<>();
+        int bufferSize = Config.DEFAULT_BUFFER_SIZE;
+        final List<Cidr> trustedProxies = new ArrayList<>();
     }
 
     private interface Setter {
@@ -76,6 +81,15 @@ public final class CommandLine {
                 "worker processes, each with its own Python", (b, f, v) -> b.workers = intIn(f, v, 1, 1024));
         option("--processes", "N", "as --workers", "alias of --workers (uWSGI's name)",
                 (b, f, v) -> b.workers = intIn(f, v, 1, 1024));
+        option("--uwsgi-socket", "HOST:PORT|PATH", "none",
+                "uwsgi protocol listener for nginx's uwsgi_pass, TCP or unix socket (repeatable)",
+                (b, f, v) -> b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.UWSGI, f, v)));
+        option("--buffer-size", "BYTES", String.valueOf(Config.DEFAULT_BUFFER_SIZE),
+                "largest uwsgi vars block (request line, headers, cookies) accepted",
+                (b, f, v) -> b.bufferSize = intIn(f, v, 4096, 65535));
+        option("--trusted-proxy", "CIDR", String.join(" ", Config.DEFAULT_TRUSTED_PROXIES),
+                "peers whose X-Forwarded-For / X-Forwarded-Proto set REMOTE_ADDR / wsgi.url_scheme (repeatable)",
+                (b, f, v) -> b.trustedProxies.add(Cidr.parse(f, v)));
         option("--threads", "N", String.valueOf(Config.DEFAULT_THREADS),
                 "Python threads per worker, each with its own interpreter; helps apps that wait on I/O",
                 (b, f, v) -> b.threads = intIn(f, v, 1, 512));
@@ -126,6 +140,18 @@ public final class CommandLine {
                 (b, f, v) -> b.bootTimeout = intIn(f, v, 1, 3600));
         option("--pidfile", "FILE", "none", "write the master's pid to FILE (removed on exit)",
                 (b, f, v) -> b.pidfile = v);
+        option("--reload-mode", "all|chain", "all",
+                "on reload, boot a whole new generation before the old retires (all), or one worker at a time (chain)",
+                (b, f, v) -> b.reloadMode = switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+                    case "all" -> Config.ReloadMode.ALL;
+                    case "chain" -> Config.ReloadMode.CHAIN;
+                    default -> throw new ConfigException(f + " " + v + ": expected all or chain");
+                });
+        option("--reload-mercy", "S", String.valueOf(Config.DEFAULT_RELOAD_MERCY),
+                "seconds a replaced worker gets to finish its requests before it is killed",
+                (b, f, v) -> b.reloadMercy = intIn(f, v, 1, 86400));
+        option("--touch-reload", "FILE", "none", "reload when FILE's modification time changes (repeatable)",
+                (b, f, v) -> b.touchReload.add(v));
         option("--disable-logging", null, "off", "no access log line per request",
                 (b, f, v) -> b.accessLog = false);
         option("--jvm-args", "'FLAGS'", String.join(" ", Config.DEFAULT_JVM_ARGS),
@@ -170,13 +196,22 @@ public final class CommandLine {
         if (b.listeners.isEmpty()) {
             b.listeners.add(ListenAddress.parse(ListenAddress.Protocol.HTTP, "--http", Config.DEFAULT_HTTP));
         }
+        if (b.chdir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(b.chdir))) {
+            throw new ConfigException("--chdir " + b.chdir + ": no such directory");
+        }
+        if (b.trustedProxies.isEmpty()) {
+            for (String c : Config.DEFAULT_TRUSTED_PROXIES) {
+                b.trustedProxies.add(Cidr.parse("--trusted-proxy", c));
+            }
+        }
         if (b.python != null && b.venv != null) {
             throw new ConfigException("give --python or --venv, not both");
         }
         return new Run(new Config(b.module, b.listeners, b.workers, b.threads, b.chdir, b.pythonPaths, b.python, b.venv,
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
-                b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile));
+                b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
+                b.reloadMode, b.reloadMercy, b.touchReload, b.bufferSize, b.trustedProxies));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

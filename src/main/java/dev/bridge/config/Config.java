@@ -33,6 +33,11 @@ import java.util.List;
  * @param harakiri        a request running longer than this many seconds gets its worker killed; 0 = never
  * @param bootTimeout     seconds a new worker has to load the app and report ready
  * @param pidfile         file the master writes its pid to, or null
+ * @param reloadMode      how a reload replaces workers: all at once, or one slot at a time
+ * @param reloadMercy     seconds a replaced worker gets to finish its requests before SIGKILL
+ * @param touchReload     files whose modification triggers a reload
+ * @param bufferSize      largest uwsgi vars block accepted, in bytes
+ * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
  */
 public record Config(
         String module,
@@ -60,7 +65,15 @@ public record Config(
         int maxWorkerLifetime,
         int harakiri,
         int bootTimeout,
-        String pidfile) {
+        String pidfile,
+        ReloadMode reloadMode,
+        int reloadMercy,
+        List<String> touchReload,
+        int bufferSize,
+        List<Cidr> trustedProxies) {
+
+    /** {@code all}: a whole new generation boots, then the old one retires; {@code chain}: one slot at a time. */
+    public enum ReloadMode { ALL, CHAIN }
 
     /** Listener used when none is given: gunicorn's default. */
     public static final String DEFAULT_HTTP = "127.0.0.1:8000";
@@ -70,6 +83,12 @@ public record Config(
     public static final int DEFAULT_BACKLOG = 1024;
     /** Seconds a new worker has to import the app and report ready. */
     public static final int DEFAULT_BOOT_TIMEOUT = 60;
+    /** Seconds a replaced worker gets to finish its requests before it is killed. */
+    public static final int DEFAULT_RELOAD_MERCY = 60;
+    /** Largest uwsgi vars block, in bytes: nginx sends up to 64 KiB (big cookies). */
+    public static final int DEFAULT_BUFFER_SIZE = 64 * 1024;
+    /** Peers trusted to set X-Forwarded-For/Proto when --trusted-proxy is not given: loopback. */
+    public static final List<String> DEFAULT_TRUSTED_PROXIES = List.of("127.0.0.0/8", "::1");
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */
@@ -96,6 +115,8 @@ public record Config(
         listeners = List.copyOf(listeners);
         pythonPaths = List.copyOf(pythonPaths);
         jvmArgs = List.copyOf(jvmArgs);
+        touchReload = List.copyOf(touchReload);
+        trustedProxies = List.copyOf(trustedProxies);
     }
 
     /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */

@@ -15,6 +15,9 @@ public record ListenAddress(Protocol protocol, String host, int port, String uni
 
     public static ListenAddress parse(Protocol protocol, String flag, String value) throws ConfigException {
         if (value.contains("/")) {
+            if (protocol == Protocol.HTTP) {
+                throw new ConfigException(flag + " " + value + ": unix sockets are for --uwsgi-socket; give HOST:PORT");
+            }
             return new ListenAddress(protocol, null, -1, value);
         }
         int colon = value.lastIndexOf(':');

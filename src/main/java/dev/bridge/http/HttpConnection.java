@@ -8,13 +8,10 @@ import dev.bridge.wsgi.WsgiExchange;
 import dev.bridge.wsgi.WsgiRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.DefaultFileRegion;
-import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
@@ -31,7 +28,6 @@ import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -42,15 +38,22 @@ import java.util.concurrent.TimeUnit;
  * to Python one at a time, answers pipelined requests in order, frames responses, keeps the connection
  * alive or closes it gracefully, and enforces the request and keep-alive timeouts.
  *
- * <p>Runs on the worker's event loop only; Python threads reach it through {@link Responder}, whose
+ * <p>Runs on the worker's event loop only; Python threads reach it through {@link HttpResponder}, whose
  * methods {@link WsgiExchange} calls on the event loop.
  */
-final class HttpConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection {
+final class HttpConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection, HttpResponder.Owner {
 
     /** Pipelined requests queued on one connection beyond which it stops reading. */
     static final int PIPELINE_LIMIT = 16;
     /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
-    static final int LINGER_SECONDS = 2;
+    static final int LINGER_SECONDS = WorkerChannels.LINGER_SECONDS;
+    /**
+     * While draining, an idle keep-alive connection is closed only once it has been idle this long, in
+     * milliseconds. A client may send its next request at the very moment the server closes, and would
+     * then see the connection fail; a client that is sending requests gets its next one answered with
+     * {@code Connection: close} instead, which never fails.
+     */
+    static final long DRAIN_IDLE_MILLIS = 500;
 
     private final Config config;
     private final WorkerChannels channels;
@@ -63,12 +66,17 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     /** Complete requests waiting for the one in Python to be answered (pipelining). */
     private final ArrayDeque<Incoming> queued = new ArrayDeque<>();
     /** The request being served, or null. */
-    private Responder active;
+    private HttpResponder active;
     /** Input is ignored: an error answer is queued or sent, or the connection is closing. */
     private boolean discarding;
     /** The connection is half-closed (our FIN is out) or closed: nothing more is sent. */
     private boolean closing;
     private boolean draining;
+    /** The client sent its FIN: answer what it asked, then close. */
+    private boolean inputClosed;
+    /** The request being rejected was HEAD (its error answer has no body), and its summary for the log. */
+    private boolean rejectingHead;
+    private String rejectedSummary;
     /** When bytes of a not-yet-complete request first arrived (System.nanoTime), or 0. */
     private long requestStartedAt;
     /** When the connection last became idle (System.nanoTime), or 0 while it is busy. */
@@ -119,6 +127,21 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         ctx.fireChannelInactive();
     }
 
+    /**
+     * The client half-closed (HTTP/1.0 clients and some tools send their request, then FIN). What it
+     * asked for is still answered; then the connection closes.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            inputClosed = true;
+            if (closing || (active == null && queued.isEmpty())) {
+                ctx.close();
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (!(cause instanceof IOException)) {
@@ -145,6 +168,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     private void onHead(HttpRequest req) {
+        rejectingHead = req.method().equals(HttpMethod.HEAD);
+        rejectedSummary = req.method().name() + " " + req.uri() + " " + req.protocolVersion().text();
         DecoderResult result = req.decoderResult();
         if (result.isFailure()) {
             reject(statusFor(result.cause()), result.cause().getMessage());
@@ -158,9 +183,21 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         if (version.minorVersion() > 1) {
             req.setProtocolVersion(HttpVersion.HTTP_1_1); // RFC 9110 2.5: answer a higher minor version as 1.1
         }
+        if (!isValidTarget(req.uri())) {
+            reject(400, "control character or space in the request target");
+            return;
+        }
         List<String> hosts = req.headers().getAll(HttpHeaderNames.HOST);
         if (hosts.size() > 1 || (hosts.isEmpty() && req.protocolVersion() == HttpVersion.HTTP_1_1)) {
             reject(400, hosts.isEmpty() ? "no Host header in an HTTP/1.1 request" : "several Host headers");
+            return;
+        }
+        if (!hosts.isEmpty() && !isValidHost(hosts.get(0))) {
+            reject(400, "bad Host header");
+            return;
+        }
+        if (headerBlockSize(req) > config.maxHeaderSize()) {
+            reject(431, "header block over --max-header-size " + config.maxHeaderSize());
             return;
         }
         List<String> te = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
@@ -194,6 +231,66 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             receiving.continuePending = true;
             sendContinueIfDue();
         }
+    }
+
+    /** Request targets are visible characters (RFC 9112 3.2); a NUL could even forge environ keys. */
+    static boolean isValidTarget(String target) {
+        for (int i = 0; i < target.length(); i++) {
+            char c = target.charAt(i);
+            if (c <= 0x20 || c == 0x7F) {
+                return false;
+            }
+        }
+        return !target.isEmpty();
+    }
+
+    /** uri-host [ ":" port ] (RFC 9110 4.2.3, 3986 3.2.2): a reg-name, an IPv4 address or an [IPv6] literal. */
+    static boolean isValidHost(String host) {
+        int i = 0;
+        int n = host.length();
+        if (n > 0 && host.charAt(0) == '[') {
+            int end = host.indexOf(']');
+            if (end < 0) {
+                return false;
+            }
+            for (int j = 1; j < end; j++) {
+                char c = host.charAt(j);
+                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.')) {
+                    return false;
+                }
+            }
+            i = end + 1;
+        } else {
+            while (i < n && host.charAt(i) != ':') {
+                char c = host.charAt(i);
+                if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=%".indexOf(c) >= 0)) {
+                    return false;
+                }
+                i++;
+            }
+        }
+        if (i == n) {
+            return true;
+        }
+        if (host.charAt(i) != ':') {
+            return false;
+        }
+        for (int j = i + 1; j < n; j++) {
+            if (host.charAt(j) < '0' || host.charAt(j) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The header block as sent: names, values, ": " and CRLF (Netty's own limit leaves out the line ends). */
+    private static long headerBlockSize(HttpRequest req) {
+        long size = 0;
+        for (var it = req.headers().iteratorCharSequence(); it.hasNext(); ) {
+            var h = it.next();
+            size += h.getKey().length() + h.getValue().length() + 4;
+        }
+        return size;
     }
 
     private void sendContinueIfDue() {
@@ -282,15 +379,22 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         discarding = true;
         requestStartedAt = 0;
         log.info("rejected request from " + ctx.channel().remoteAddress() + ": " + status + " " + why);
+        Incoming error = Incoming.error(status, rejectingHead, rejectedSummary);
+        rejectingHead = false;
+        rejectedSummary = null;
         if (active == null) {
-            writeError(status, false);
+            writeError(error);
         } else {
-            queued.add(Incoming.error(status));
+            queued.add(error);
         }
     }
 
-    /** Answers with an error of the server's own and closes the connection. */
-    private void writeError(int status, boolean headRequest) {
+    private void writeError(Incoming error) {
+        writeError(error.errorStatus, error.errorForHead, error.errorSummary);
+    }
+
+    /** Answers with an error of the server's own, logs it like any request, and closes the connection. */
+    private void writeError(int status, boolean headRequest, String summary) {
         discarding = true;
         String reason = reason(status);
         AppResponseHead head = AppResponseHead.error(status, reason);
@@ -299,6 +403,10 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         ByteBuf buf = encoder.head(ctx.alloc(), head, false, ResponseEncoder.Framing.LENGTH, body.length, false, bodyBytes);
         buf.writeBytes(body, 0, bodyBytes);
         ctx.writeAndFlush(buf).addListener(f -> closeGracefully());
+        if (config.accessLog()) {
+            log.info(String.format("%s \"%s\" %d %d -", HttpEnviron.client(ctx.channel()), summary == null ? "-" : summary,
+                    status, bodyBytes));
+        }
     }
 
     static String reason(int status) {
@@ -317,32 +425,71 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     private void dispatch(Incoming in) {
-        String environ = HttpEnviron.build(in.head, in.body.size(), ctx.channel());
+        String environ = HttpEnviron.build(in.head, in.body.size(), ctx.channel(), config.trustedProxies());
         if (environ == null) {
             in.release();
             log.info("rejected request from " + ctx.channel().remoteAddress() + ": 400 bad request target " + in.head.uri());
-            writeError(400, in.head.method().equals(HttpMethod.HEAD));
+            writeError(400, in.head.method().equals(HttpMethod.HEAD), in.head.method().name() + " " + in.head.uri());
             return;
         }
         idleSince = 0;
         boolean http10 = in.head.protocolVersion() == HttpVersion.HTTP_1_0;
         String summary = in.head.method().name() + " " + in.head.uri() + " " + in.head.protocolVersion().text();
         WsgiRequest request = new WsgiRequest(environ, in.body, summary, System.nanoTime());
-        Responder responder = new Responder(request, in.head.method().equals(HttpMethod.HEAD), http10,
-                HttpUtil.isKeepAlive(in.head));
+        HttpResponder responder = new HttpResponder(this, config, encoder, log, request,
+                in.head.method().equals(HttpMethod.HEAD), http10, HttpUtil.isKeepAlive(in.head), true);
         active = responder;
         channels.dispatch(new WsgiExchange(request, responder, ctx.channel().eventLoop(), log));
     }
 
-    /** The response in flight is fully written. */
-    private void responseDone(Responder r, boolean keepAlive) {
+    @Override
+    public ChannelHandlerContext ctx() {
+        return ctx;
+    }
+
+    @Override
+    public boolean isActive(HttpResponder r) {
+        return active == r;
+    }
+
+    @Override
+    public boolean draining() {
+        return draining;
+    }
+
+    @Override
+    public void pythonDone() {
+        channels.pythonDone();
+    }
+
+    @Override
+    public void responseFailed(HttpResponder r, boolean abort) {
         if (active != r) {
             return;
         }
         active = null;
-        r.request.body().release();
+        r.request().body().release();
+        if (abort) {
+            abortConnection();
+        } else {
+            ctx.close();
+        }
+    }
+
+    /** The response in flight is fully written. */
+    @Override
+    public void responseDone(HttpResponder r, boolean keepAlive) {
+        if (active != r) {
+            return;
+        }
+        active = null;
+        r.request().body().release();
         if (!keepAlive || draining) {
             closeGracefully();
+            return;
+        }
+        if (inputClosed && queued.isEmpty()) {
+            ctx.close();
             return;
         }
         Incoming next = queued.poll();
@@ -356,31 +503,17 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             }
             sendContinueIfDue();
         } else if (next.errorStatus != 0) {
-            writeError(next.errorStatus, false);
+            writeError(next);
         } else {
             dispatch(next);
         }
     }
 
-    /**
-     * Closes without losing what was sent: half-close our side (FIN after the last response), discard
-     * what the client still sends, close on its FIN or after {@value #LINGER_SECONDS} s. Closing with
-     * unread input at once would send a RST, which can destroy the response before the client reads it.
-     */
+    /** Closes after what was sent has been delivered (see {@link WorkerChannels#closeGracefully}). */
     private void closeGracefully() {
         discarding = true;
         closing = true;
-        var ch = ctx.channel();
-        if (!ch.isActive()) {
-            return;
-        }
-        ch.config().setAutoRead(true);
-        if (ch instanceof DuplexChannel duplex) {
-            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(
-                    () -> { ch.close(); }, LINGER_SECONDS, TimeUnit.SECONDS));
-        } else {
-            ch.close();
-        }
+        WorkerChannels.closeGracefully(ctx.channel());
     }
 
     /** Cuts the connection with a RST: the client must not take a truncated response for a whole one. */
@@ -410,11 +543,11 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
                 receiving.body.release();
                 receiving = null;
             }
-            writeError(408, false);
+            writeError(408, false, null);
             return;
         }
-        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0
-                && now - idleSince > TimeUnit.SECONDS.toNanos(config.keepaliveTimeout())) {
+        long idleLimit = draining ? TimeUnit.MILLISECONDS.toNanos(DRAIN_IDLE_MILLIS) : TimeUnit.SECONDS.toNanos(config.keepaliveTimeout());
+        if (idleSince != 0 && active == null && receiving == null && requestStartedAt == 0 && now - idleSince >= idleLimit) {
             idleSince = 0;
             closeGracefully();
         }
@@ -423,9 +556,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     @Override
     public void drain() {
         draining = true;
-        if (active == null && receiving == null && queued.isEmpty()) {
-            closeGracefully();
-        }
+        sweep(System.nanoTime());
     }
 
     /** A request received (or an error to answer in its place, when errorStatus != 0). */
@@ -433,21 +564,25 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         final HttpRequest head;
         final RequestBody body;
         final int errorStatus;
+        final boolean errorForHead;
+        final String errorSummary;
         /** The client expects "100 Continue" before it sends the body, and has not had it yet. */
         boolean continuePending;
 
         Incoming(HttpRequest head, RequestBody body) {
-            this(head, body, 0);
+            this(head, body, 0, false, null);
         }
 
-        private Incoming(HttpRequest head, RequestBody body, int errorStatus) {
+        private Incoming(HttpRequest head, RequestBody body, int errorStatus, boolean errorForHead, String errorSummary) {
             this.head = head;
             this.body = body;
             this.errorStatus = errorStatus;
+            this.errorForHead = errorForHead;
+            this.errorSummary = errorSummary;
         }
 
-        static Incoming error(int status) {
-            return new Incoming(null, null, status);
+        static Incoming error(int status, boolean forHead, String summary) {
+            return new Incoming(null, null, status, forHead, summary);
         }
 
         void release() {
@@ -457,202 +592,4 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         }
     }
 
-    /**
-     * The response side of one request: framing, keep-alive decision, access log. Event loop only; a
-     * responder whose connection moved on (closed, aborted) ignores calls.
-     */
-    private final class Responder implements dev.bridge.wsgi.ResponseSink {
-        final WsgiRequest request;
-        final boolean headRequest;
-        final boolean http10;
-        boolean keepAlive;
-        ResponseEncoder.Framing framing;
-        long declaredLength = -1;
-        long sent;
-        int status;
-        boolean finished;
-
-        Responder(WsgiRequest request, boolean headRequest, boolean http10, boolean keepAlive) {
-            this.request = request;
-            this.headRequest = headRequest;
-            this.http10 = http10;
-            this.keepAlive = keepAlive;
-        }
-
-        private boolean current() {
-            return active == this && !finished;
-        }
-
-        @Override
-        public void full(AppResponseHead head, byte[] data, int offset) {
-            if (!current()) {
-                return;
-            }
-            status = head.code();
-            int available = data.length - offset;
-            boolean noBody = headRequest || head.bodyForbidden();
-            long length = head.contentLength() >= 0 ? head.contentLength() : available;
-            int bodyBytes = noBody ? 0 : (int) Math.min(length, available);
-            if (!noBody && head.contentLength() >= 0 && head.contentLength() != available) {
-                log.error("the app declared Content-Length " + head.contentLength() + " but sent "
-                        + available + " bytes for " + request.summary());
-                keepAlive = false;
-            }
-            ResponseEncoder.Framing f = noBody && head.contentLength() < 0 && (available == 0 || head.bodyForbidden())
-                    ? ResponseEncoder.Framing.NONE : ResponseEncoder.Framing.LENGTH;
-            keepAlive &= !head.close() && !draining;
-            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, f, length, keepAlive, bodyBytes);
-            buf.writeBytes(data, offset, bodyBytes);
-            sent = bodyBytes;
-            finish(ctx.writeAndFlush(buf));
-        }
-
-        @Override
-        public ChannelFuture start(AppResponseHead head, byte[] first) {
-            if (!current()) {
-                return ctx.newFailedFuture(new IOException("connection gone"));
-            }
-            status = head.code();
-            declaredLength = head.contentLength();
-            if (headRequest || head.bodyForbidden()) {
-                framing = ResponseEncoder.Framing.NONE;
-            } else if (declaredLength >= 0) {
-                framing = ResponseEncoder.Framing.LENGTH;
-            } else if (!http10) {
-                framing = ResponseEncoder.Framing.CHUNKED;
-            } else {
-                framing = ResponseEncoder.Framing.CLOSE;
-                keepAlive = false;
-            }
-            keepAlive &= !head.close() && !draining;
-            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, framing, declaredLength, keepAlive, first.length + 16);
-            writeBody(buf, first);
-            return ctx.writeAndFlush(buf);
-        }
-
-        @Override
-        public ChannelFuture chunk(byte[] data) {
-            if (!current()) {
-                return ctx.newFailedFuture(new IOException("connection gone"));
-            }
-            ByteBuf buf = ctx.alloc().buffer(data.length + 16);
-            writeBody(buf, data);
-            return ctx.writeAndFlush(buf);
-        }
-
-        private void writeBody(ByteBuf buf, byte[] data) {
-            int n = data.length;
-            switch (framing) {
-                case NONE -> n = 0;
-                case LENGTH -> {
-                    if (sent + n > declaredLength) {
-                        n = (int) Math.max(0, declaredLength - sent);
-                        log.error("the app sent more than its Content-Length " + declaredLength + " for "
-                                + request.summary() + ": the excess is dropped");
-                        keepAlive = false;
-                    }
-                    buf.writeBytes(data, 0, n);
-                }
-                case CHUNKED -> {
-                    if (n > 0) {
-                        ResponseEncoder.chunk(buf, data, n);
-                    }
-                }
-                case CLOSE -> buf.writeBytes(data, 0, n);
-            }
-            sent += n;
-        }
-
-        @Override
-        public void end() {
-            if (!current()) {
-                return;
-            }
-            if (framing == ResponseEncoder.Framing.LENGTH && sent < declaredLength) {
-                abort("the app sent " + sent + " of its declared Content-Length " + declaredLength + " bytes");
-                return;
-            }
-            ByteBuf buf = Unpooled.EMPTY_BUFFER;
-            if (framing == ResponseEncoder.Framing.CHUNKED) {
-                buf = ctx.alloc().buffer(5);
-                ResponseEncoder.lastChunk(buf);
-            }
-            finish(ctx.writeAndFlush(buf));
-        }
-
-        @Override
-        public void sendfile(AppResponseHead head, FileChannel file, long offset, long count) {
-            if (!current()) {
-                closeQuietly(file);
-                return;
-            }
-            status = head.code();
-            boolean noBody = headRequest || head.bodyForbidden();
-            long length = head.contentLength() >= 0 ? Math.min(head.contentLength(), count) : count;
-            if (head.contentLength() > count) {
-                log.error("the app declared Content-Length " + head.contentLength() + " for a file of "
-                        + count + " bytes for " + request.summary());
-            }
-            keepAlive &= !head.close() && !draining && !(head.contentLength() > count);
-            ByteBuf buf = encoder.head(ctx.alloc(), head, http10, ResponseEncoder.Framing.LENGTH,
-                    length, keepAlive, 0);
-            if (noBody || length == 0) {
-                closeQuietly(file);
-                finish(ctx.writeAndFlush(buf));
-                return;
-            }
-            ctx.write(buf);
-            sent = length;
-            finish(ctx.writeAndFlush(new DefaultFileRegion(file, offset, length)));
-        }
-
-        @Override
-        public void abort(String why) {
-            if (!current()) {
-                return;
-            }
-            finished = true;
-            log.error("aborting the response to " + request.summary() + ": " + why);
-            accessLog(status == 0 ? 500 : status);
-            abortConnection();
-            active = null;
-            request.body().release();
-        }
-
-        @Override
-        public void pythonDone() {
-            channels.pythonDone();
-        }
-
-        private void finish(ChannelFuture written) {
-            finished = true;
-            boolean keep = keepAlive;
-            written.addListener((ChannelFutureListener) f -> {
-                accessLog(status);
-                if (f.isSuccess()) {
-                    responseDone(this, keep);
-                } else {
-                    active = null;
-                    request.body().release();
-                    ctx.close();
-                }
-            });
-        }
-
-        private void accessLog(int code) {
-            if (config.accessLog()) {
-                double ms = (System.nanoTime() - request.startNanos()) / 1e6;
-                log.info(String.format("%s \"%s\" %d %d %.2fms", HttpEnviron.client(ctx.channel()),
-                        request.summary(), code, sent, ms));
-            }
-        }
-    }
-
-    private static void closeQuietly(FileChannel file) {
-        try {
-            file.close();
-        } catch (IOException ignored) {
-            // nothing to do
-        }
-    }
 }

@@ -7,22 +7,15 @@ import dev.bridge.config.ListenAddress;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.transport.Listeners;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.handler.codec.LineBasedFrameDecoder;
-import io.netty.handler.codec.string.StringDecoder;
-import io.netty.handler.codec.string.StringEncoder;
 import org.slf4j.Logger;
 import sun.misc.Signal;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,8 +39,13 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>SIGTERM: graceful stop (workers serve what waits in the accept queue and what is in flight, within
  *       --graceful-timeout, then exit; the master exits 0).
- *   <li>SIGINT: fast stop. SIGHUP: replace every worker, new ones first. SIGTTIN / SIGTTOU: one worker
- *       more / less. SIGUSR1: per-worker stats in the log. (SIGQUIT is the JVM's: a thread dump.)
+ *   <li>SIGINT: fast stop. SIGTTIN / SIGTTOU: one worker more / less. SIGUSR1: per-worker stats in the log.
+ *       (SIGQUIT is the JVM's: a thread dump.)
+ *   <li>SIGHUP, or a touched --touch-reload file: a reload. A new generation of workers boots while the
+ *       old one serves; only when the new workers are ready do the old ones retire (stop accepting,
+ *       finish their requests, exit; killed after --reload-mercy). If a new worker fails to boot, the
+ *       reload is aborted and the old generation goes on serving. With --reload-mode chain, slots are
+ *       replaced one at a time. A reload asked for during another runs once that one ends.
  * </ul>
  */
 public final class Master {
@@ -66,6 +64,22 @@ public final class Master {
 
     private static final int SIGINT = 2;
     private static final int SIGKILL = 9;
+
+    /** A reload in progress: the workers of the new generation, and (chain mode) the slots still to do. */
+    private static final class Reload {
+        final int generation;
+        final Config.ReloadMode mode;
+        final String why;
+        final long startedAt = System.nanoTime();
+        final Map<Integer, WorkerProcess> workers = new HashMap<>();
+        final java.util.ArrayDeque<Integer> chainLeft = new java.util.ArrayDeque<>();
+
+        Reload(int generation, Config.ReloadMode mode, String why) {
+            this.generation = generation;
+            this.mode = mode;
+            this.why = why;
+        }
+    }
 
     private sealed interface Event permits SignalEvent, LineEvent, ClosedEvent {}
 
@@ -101,6 +115,12 @@ public final class Master {
     private int startupExitCode = ExitCode.OK;
     private boolean stopping;
     private long lastRssCheck;
+    private Reload reload;
+    /** A reload was asked for while one ran: run one more when it ends. */
+    private String reloadPending;
+    /** How the last reload ended, for the stats. */
+    private String lastReload = "none";
+    private final Map<Path, Long> touchTimes = new HashMap<>();
 
     private Master(Config config, PythonRuntime python, List<String> userArgs) {
         this.config = config;
@@ -123,6 +143,9 @@ public final class Master {
         try {
             bindListeners();
             writePidfile();
+            for (String f : config.touchReload()) {
+                touchTimes.put(Path.of(f), modified(Path.of(f)));
+            }
             for (int slot = 1; slot <= wanted; slot++) {
                 spawn(slot);
             }
@@ -139,14 +162,16 @@ public final class Master {
         }
     }
 
+    /** Binds every listener, except TCP ones under --reuse-port (each worker binds those); -1 marks them. */
     private void bindListeners() throws IOException, InterruptedException {
-        if (config.reusePort()) {
-            log.info("--reuse-port: each worker binds its own socket");
-            return;
-        }
         listenFds = new int[config.listeners().size()];
         for (int i = 0; i < listenFds.length; i++) {
             ListenAddress address = config.listeners().get(i);
+            if (config.reusePort() && !address.isUnix()) {
+                listenFds[i] = -1;
+                log.info("--reuse-port: each worker binds its own socket for " + address);
+                continue;
+            }
             Channel l;
             try {
                 l = Listeners.bind(group, address, config.backlog(), config.chmodSocket(), false,
@@ -156,8 +181,9 @@ public final class Master {
             }
             listeners.add(l);
             listenFds[i] = Listeners.fd(l);
+            String scheme = address.protocol() == ListenAddress.Protocol.UWSGI ? "uwsgi://" : "http://";
             String where = l.localAddress() instanceof InetSocketAddress a
-                    ? "http://" + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
+                    ? scheme + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
             log.info("listening on " + where + " (backlog " + config.backlog() + ")");
         }
     }
@@ -175,6 +201,7 @@ public final class Master {
                 return startupExitCode;
             }
             checkDeadlines();
+            checkTouchReload();
             if (stopping) {
                 if (workers.isEmpty()) {
                     log.info("stopped");
@@ -206,7 +233,7 @@ public final class Master {
                 log.info("SIGINT: fast stop");
                 stopAll(false);
             }
-            case "HUP" -> reloadAll();
+            case "HUP" -> requestReload("SIGHUP");
             case "TTIN" -> {
                 wanted++;
                 log.info("SIGTTIN: " + wanted + " worker(s) wanted");
@@ -258,6 +285,24 @@ public final class Master {
         failures.remove(w.slot);
         log.info(w.name() + " ready (generation " + w.generation + ") in "
                 + (w.readyAt - w.spawnedAt) / 1_000_000 + " ms");
+        boolean ofReload = reload != null && reload.workers.get(w.slot) == w;
+        if (ofReload && reload.mode == Config.ReloadMode.ALL) {
+            if (reload.workers.values().stream().allMatch(r -> r.state == WorkerProcess.State.READY)) {
+                for (WorkerProcess r : reload.workers.values()) {
+                    takeOver(r);
+                }
+                finishReload();
+            }
+            return;
+        }
+        takeOver(w);
+        if (ofReload) {
+            nextInChain();
+        }
+    }
+
+    /** A ready worker that was booting to replace its slot's worker takes over; the old one retires. */
+    private void takeOver(WorkerProcess w) {
         if (incoming.get(w.slot) == w) {
             incoming.remove(w.slot);
             WorkerProcess old = slots.put(w.slot, w);
@@ -270,18 +315,21 @@ public final class Master {
     /** Spawns the worker of a slot, as its server or, if the slot has one, as its replacement. */
     private void spawn(int slot) throws IOException {
         int[] pair = spawner.controlPair();
-        int[] inherit = new int[listenFds.length + 1];
-        System.arraycopy(listenFds, 0, inherit, 0, listenFds.length);
-        inherit[listenFds.length] = pair[1];
+        List<Integer> inherited = new ArrayList<>();
+        List<String> fds = new ArrayList<>(); // per listener: its descriptor in the worker, or -1
+        for (int fd : listenFds) {
+            fds.add(fd < 0 ? "-1" : Integer.toString(Spawner.FIRST_FD + inherited.size()));
+            if (fd >= 0) {
+                inherited.add(fd);
+            }
+        }
+        inherited.add(pair[1]);
+        int[] inherit = inherited.stream().mapToInt(Integer::intValue).toArray();
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         env.put(Control.ENV_WORKER_ID, Integer.toString(slot));
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
-        List<String> fds = new ArrayList<>();
-        for (int i = 0; i < listenFds.length; i++) {
-            fds.add(Integer.toString(Spawner.FIRST_FD + i));
-        }
         env.put(Control.ENV_LISTEN_FDS, String.join(",", fds));
-        env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + listenFds.length));
+        env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;
         try {
             pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, slot), env, inherit);
@@ -300,27 +348,7 @@ public final class Master {
     }
 
     private Channel openControl(WorkerProcess w, int fd) {
-        Channel ch = new EpollDomainSocketChannel(fd);
-        ch.pipeline()
-                .addLast(new LineBasedFrameDecoder(8192))
-                .addLast(new StringDecoder(StandardCharsets.UTF_8))
-                .addLast(new StringEncoder(StandardCharsets.UTF_8))
-                .addLast(new SimpleChannelInboundHandler<String>() {
-                    @Override
-                    protected void channelRead0(ChannelHandlerContext ctx, String line) {
-                        events.add(new LineEvent(w, line));
-                    }
-
-                    @Override
-                    public void channelInactive(ChannelHandlerContext ctx) {
-                        events.add(new ClosedEvent(w));
-                    }
-
-                    @Override
-                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                        ctx.close();
-                    }
-                });
+        Channel ch = Control.channel(fd, line -> events.add(new LineEvent(w, line)), () -> events.add(new ClosedEvent(w)));
         group.register(ch);
         return ch;
     }
@@ -346,6 +374,10 @@ public final class Master {
         String how = signal != 0 ? "was killed by signal " + signal : "exited with status " + code;
         boolean serving = slots.get(w.slot) == w;
         boolean replacement = incoming.get(w.slot) == w;
+        if (w.abandoned) {
+            log.info(w.name() + " " + how + " (no longer wanted)");
+            return;
+        }
         if (!serving && !replacement) {
             log.info(w.name() + " " + how + (w.state == WorkerProcess.State.RETIRING ? " (retired)" : ""));
             return;
@@ -356,7 +388,8 @@ public final class Master {
             incoming.remove(w.slot, w);
             return;
         }
-        if (w.state == WorkerProcess.State.BOOTING) {
+        if (replacement || w.state == WorkerProcess.State.BOOTING) {
+            // A replacement that dies before taking over counts as a failed boot, even if it was ready.
             onBootFailure(w, how, signal == 0 ? code : ExitCode.WORKER_BOOT_ERROR, replacement);
             return;
         }
@@ -369,6 +402,13 @@ public final class Master {
     }
 
     private void onBootFailure(WorkerProcess w, String how, int code, boolean replacement) {
+        if (reload != null && reload.workers.get(w.slot) == w) {
+            abortReload(w, how); // a failed deploy is not retried: the next reload is
+            if (replacement) {
+                incoming.remove(w.slot);
+                return;
+            }
+        }
         if (replacement) {
             incoming.remove(w.slot);
             WorkerProcess current = slots.get(w.slot);
@@ -406,7 +446,7 @@ public final class Master {
             lastRssCheck = now;
         }
         for (WorkerProcess w : List.copyOf(slots.values())) {
-            if (w.state != WorkerProcess.State.READY || w.replacing) {
+            if (w.state != WorkerProcess.State.READY || w.replacing || reload != null) {
                 continue;
             }
             String why = null;
@@ -437,23 +477,113 @@ public final class Master {
         }
     }
 
-    /** SIGHUP: every worker is replaced, the new one first (it imports the app anew). */
-    private void reloadAll() {
+    private void requestReload(String why) {
         if (stopping) {
             return;
         }
+        if (reload != null) {
+            log.info(why + ": a reload (to generation " + reload.generation + ") is running; another follows it");
+            reloadPending = why;
+            return;
+        }
         generation++;
-        log.info("SIGHUP: replacing every worker with generation " + generation + ", new ones first");
-        for (WorkerProcess w : List.copyOf(slots.values())) {
-            WorkerProcess booting = incoming.remove(w.slot);
-            if (booting != null) {
-                kill(booting, SIGKILL);
-            }
+        reload = new Reload(generation, config.reloadMode(), why);
+        writeReloadStatus("running", why);
+        log.info(why + ": reload to generation " + generation + " (" + config.reloadMode().name().toLowerCase()
+                + " mode); the current workers serve until the new ones are ready");
+        for (WorkerProcess booting : List.copyOf(incoming.values())) {
+            abandon(booting); // a recycling replacement with the old code
+        }
+        for (WorkerProcess w : slots.values()) {
             w.replacing = true;
-            if (w.state == WorkerProcess.State.BOOTING) {
-                continue; // it is importing the new code already, or will be respawned with it
+        }
+        for (int slot = 1; slot <= wanted; slot++) {
+            reload.chainLeft.add(slot);
+        }
+        if (reload.mode == Config.ReloadMode.ALL) {
+            while (!reload.chainLeft.isEmpty()) {
+                spawnForReload(reload.chainLeft.poll());
             }
-            trySpawn(w.slot);
+        } else {
+            nextInChain();
+        }
+    }
+
+    private void spawnForReload(int slot) {
+        trySpawn(slot);
+        WorkerProcess w = incoming.containsKey(slot) ? incoming.get(slot) : slots.get(slot);
+        if (w != null && w.generation == reload.generation) {
+            reload.workers.put(slot, w);
+        }
+    }
+
+    private void nextInChain() {
+        Integer slot = reload.chainLeft.poll();
+        while (slot != null && slot > wanted) {
+            slot = reload.chainLeft.poll();
+        }
+        if (slot == null) {
+            finishReload();
+        } else {
+            spawnForReload(slot);
+        }
+    }
+
+    private void finishReload() {
+        lastReload = "generation " + reload.generation + " ready in " + (System.nanoTime() - reload.startedAt) / 1_000_000 + " ms";
+        log.info("reload done: " + lastReload + " (" + reload.why + ")");
+        writeReloadStatus("ok", lastReload);
+        endReload();
+    }
+
+    /** A worker of the new generation failed to boot: the reload stops, the old workers go on serving. */
+    private void abortReload(WorkerProcess failed, String how) {
+        lastReload = "generation " + reload.generation + " FAILED: " + failed.name() + " " + how;
+        log.error("reload aborted: " + failed.name() + " of generation " + reload.generation + " " + how
+                + " while booting (its error is above); the workers already serving go on serving");
+        for (WorkerProcess w : reload.workers.values()) {
+            if (w != failed && incoming.get(w.slot) == w) {
+                abandon(w);
+            }
+        }
+        writeReloadStatus("failed", lastReload);
+        endReload();
+    }
+
+    private void endReload() {
+        reload = null;
+        for (WorkerProcess w : slots.values()) {
+            w.replacing = false;
+        }
+        if (reloadPending != null) {
+            String why = reloadPending;
+            reloadPending = null;
+            requestReload(why + " (deferred)");
+        }
+    }
+
+    /** Kills a booting replacement that is no longer wanted; its slot's worker goes on. */
+    private void abandon(WorkerProcess w) {
+        incoming.remove(w.slot, w);
+        w.abandoned = true;
+        kill(w, SIGKILL);
+    }
+
+    private void checkTouchReload() {
+        for (Map.Entry<Path, Long> e : touchTimes.entrySet()) {
+            long now = modified(e.getKey());
+            if (now != e.getValue()) {
+                e.setValue(now);
+                requestReload(e.getKey() + " touched");
+            }
+        }
+    }
+
+    private static long modified(Path p) {
+        try {
+            return Files.getLastModifiedTime(p).toMillis();
+        } catch (IOException e) {
+            return -1;
         }
     }
 
@@ -485,7 +615,7 @@ public final class Master {
 
     private void retire(WorkerProcess w) {
         w.state = WorkerProcess.State.RETIRING;
-        w.killAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(config.gracefulTimeout() + 1);
+        w.killAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(config.reloadMercy());
         w.send(Control.RETIRE);
     }
 
@@ -524,7 +654,8 @@ public final class Master {
     private void logStats() {
         long now = System.nanoTime();
         long wall = System.currentTimeMillis();
-        log.info("SIGUSR1: " + workers.size() + " worker process(es), " + wanted + " wanted, generation " + generation);
+        log.info("SIGUSR1: " + workers.size() + " worker process(es), " + wanted + " wanted, generation " + generation
+                + "; last reload: " + lastReload + (reload != null ? "; reloading to generation " + reload.generation : ""));
         for (WorkerProcess w : workers.values()) {
             String busy = w.busySince == 0 ? "idle" : "busy " + (wall - w.busySince) + " ms on " + w.busySummary;
             log.info("  " + w.name() + " generation " + w.generation + ", " + w.state.name().toLowerCase()
@@ -545,6 +676,26 @@ public final class Master {
         return 0;
     }
 
+    /**
+     * Beside the pidfile, {@code FILE.reload} tells deploy scripts how the latest reload went, one line:
+     * {@code generation state startedEpochMillis message}, state being running, ok or failed
+     * (read by {@link ReloadCommand}).
+     */
+    private void writeReloadStatus(String state, String message) {
+        if (config.pidfile() == null) {
+            return;
+        }
+        long started = System.currentTimeMillis() - (System.nanoTime() - reload.startedAt) / 1_000_000;
+        try {
+            Path tmp = Path.of(config.pidfile() + ".reload.tmp");
+            Files.writeString(tmp, reload.generation + " " + state + " " + started + " " + message + "\n");
+            Files.move(tmp, Path.of(config.pidfile() + ".reload"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            log.warn("cannot write the reload status: " + e.getMessage());
+        }
+    }
+
     private void writePidfile() throws IOException {
         if (config.pidfile() != null) {
             Files.writeString(Path.of(config.pidfile()), ProcessHandle.current().pid() + "\n");
@@ -555,9 +706,10 @@ public final class Master {
         try {
             if (config.pidfile() != null) {
                 Files.deleteIfExists(Path.of(config.pidfile()));
+                Files.deleteIfExists(Path.of(config.pidfile() + ".reload"));
             }
             for (ListenAddress a : config.listeners()) {
-                if (a.isUnix() && !config.reusePort()) {
+                if (a.isUnix()) {
                     Files.deleteIfExists(Path.of(a.unixPath()));
                 }
             }

@@ -27,6 +27,8 @@ final class WorkerProcess {
     long lastHeartbeat = System.nanoTime();
     /** When a retiring or stopping worker gets SIGKILL (System.nanoTime), or 0. */
     long killAt;
+    /** Killed because it is no longer wanted (a replacement overtaken by a reload, or by an aborted one). */
+    boolean abandoned;
     /** SIGKILL was sent: only reaping is left. */
     boolean killed;
     /** Set once a replacement has been asked for, so it is asked for once. */

@@ -51,7 +51,7 @@ public final class Listeners {
                 .group(group)
                 .option(ChannelOption.SO_BACKLOG, backlog)
                 .option(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.TCP_NODELAY, !address.isUnix())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(childHandler);
         if (address.isUnix()) {
             Path path = Path.of(address.unixPath());
@@ -63,7 +63,8 @@ public final class Listeners {
             }
             return ch;
         }
-        b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true);
+        b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true);
         if (reusePort) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
         }
@@ -78,15 +79,16 @@ public final class Listeners {
     /** Wraps an inherited listening descriptor; the listener does not accept until {@code setAutoRead(true)}. */
     public static Channel adopt(EventLoopGroup group, ListenAddress address, int fd, ChannelHandler childHandler)
             throws InterruptedException {
-        return new ServerBootstrap()
+        ServerBootstrap b = new ServerBootstrap()
                 .group(group)
                 .channelFactory(() -> address.isUnix() ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd))
                 .option(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.TCP_NODELAY, !address.isUnix())
-                .childHandler(childHandler)
-                .register()
-                .sync()
-                .channel();
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(childHandler);
+        if (!address.isUnix()) {
+            b.childOption(ChannelOption.TCP_NODELAY, true);
+        }
+        return b.register().sync().channel();
     }
 
     private static void removeStaleSocket(Path path) throws IOException {

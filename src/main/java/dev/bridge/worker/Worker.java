@@ -12,6 +12,8 @@ import dev.bridge.python.PythonRuntime;
 import dev.bridge.python.PythonThreads;
 import dev.bridge.transport.Listeners;
 import dev.bridge.transport.WorkerChannels;
+import dev.bridge.uwsgi.UwsgiInitializer;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -135,25 +137,28 @@ public final class Worker {
 
     private List<Channel> openListeners(EventLoopGroup group, WorkerChannels channels) throws Exception {
         HttpInitializer http = new HttpInitializer(config, channels, log);
+        UwsgiInitializer uwsgi = new UwsgiInitializer(config, channels, log);
         List<Channel> servers = new ArrayList<>();
         String fds = env.getOrDefault(Control.ENV_LISTEN_FDS, "");
         String[] inherited = fds.isEmpty() ? new String[0] : fds.split(",");
         for (int i = 0; i < config.listeners().size(); i++) {
             ListenAddress address = config.listeners().get(i);
-            if (config.reusePort()) {
-                servers.add(Listeners.bind(group, address, config.backlog(), config.chmodSocket(), true, http));
+            ChannelInitializer<Channel> init = address.protocol() == ListenAddress.Protocol.UWSGI ? uwsgi : http;
+            if (Integer.parseInt(inherited[i]) < 0) { // --reuse-port: this worker binds its own
+                servers.add(Listeners.bind(group, address, config.backlog(), config.chmodSocket(), true, init));
             } else {
-                servers.add(Listeners.adopt(group, address, Integer.parseInt(inherited[i]), http));
+                servers.add(Listeners.adopt(group, address, Integer.parseInt(inherited[i]), init));
             }
         }
         return servers;
     }
 
-    private static String describe(List<Channel> servers) {
+    private String describe(List<Channel> servers) {
         List<String> out = new ArrayList<>();
-        for (Channel s : servers) {
-            SocketAddress a = s.localAddress();
-            out.add(a instanceof InetSocketAddress i ? "http://" + i.getAddress().getHostAddress() + ":" + i.getPort() : String.valueOf(a));
+        for (int i = 0; i < servers.size(); i++) {
+            SocketAddress a = servers.get(i).localAddress();
+            String scheme = config.listeners().get(i).protocol() == ListenAddress.Protocol.UWSGI ? "uwsgi://" : "http://";
+            out.add(scheme + (a instanceof InetSocketAddress in ? in.getAddress().getHostAddress() + ":" + in.getPort() : a));
         }
         return String.join(", ", out);
     }

@@ -61,7 +61,7 @@ class CommandLineTest {
     @Test
     void shouldTakeEveryFlagInBothForms() throws ConfigException {
         String[][] flags = {
-                {"--http", "0.0.0.0:9000"}, {"--threads", "8"}, {"--chdir", "/srv/app"}, {"--pythonpath", "/lib/a"},
+                {"--http", "0.0.0.0:9000"}, {"--threads", "8"}, {"--chdir", "/tmp"}, {"--pythonpath", "/lib/a"},
                 {"--python", "/usr/bin/python3"}, {"--limit-body", "1000"}, {"--max-header-size", "2048"},
                 {"--spill-threshold", "4096"}, {"--header-timeout", "5"}, {"--keepalive-timeout", "6"},
                 {"--graceful-timeout", "7"}, {"--jvm-args", "-Xmx1g -Xss1m"},
@@ -82,7 +82,7 @@ class CommandLineTest {
         assertEquals(List.of(new ListenAddress(ListenAddress.Protocol.HTTP, "0.0.0.0", 9000, null)), a.listeners());
         assertEquals(8, a.threads());
         assertTrue(a.multithread());
-        assertEquals("/srv/app", a.chdir());
+        assertEquals("/tmp", a.chdir());
         assertEquals(List.of("/lib/a"), a.pythonPaths());
         assertEquals("/usr/bin/python3", a.python());
         assertEquals(1000, a.limitBody());
@@ -255,7 +255,13 @@ class CommandLineTest {
                 Map.entry("--max-worker-lifetime", "0 (never)"),
                 Map.entry("--harakiri", "0 (never)"),
                 Map.entry("--boot-timeout", "60"),
-                Map.entry("--pidfile", "none"));
+                Map.entry("--pidfile", "none"),
+                Map.entry("--reload-mode", "all"),
+                Map.entry("--reload-mercy", "60"),
+                Map.entry("--touch-reload", "none"),
+                Map.entry("--uwsgi-socket", "none"),
+                Map.entry("--buffer-size", "65536"),
+                Map.entry("--trusted-proxy", "127.0.0.0/8 ::1"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
         String[] lines = help.split("\n");
@@ -294,14 +300,39 @@ class CommandLineTest {
                     case "--jvm-args" -> "-Xmx32m";
                     case "--max-header-size" -> "4096";
                     case "--chmod-socket" -> "660";
-                    case "--pidfile" -> "/tmp/bridge.pid";
+                    case "--pidfile", "--touch-reload" -> "/tmp/bridge.pid";
+                    case "--reload-mode" -> "chain";
+                    case "--chdir" -> "/tmp";
+                    case "--uwsgi-socket" -> "/tmp/app.sock";
+                    case "--buffer-size" -> "8192";
+                    case "--trusted-proxy" -> "10.0.0.0/8";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
-                            || flag.equals("--harakiri") ? "3" : "x";
+                            || flag.equals("--harakiri") || flag.equals("--reload-mercy") ? "3" : "x";
                 });
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
         }
+    }
+
+    @Test
+    void shouldRefuseAChdirThatIsNoDirectory() {
+        assertTrue(error("--module", "m", "--chdir", "/no/such/dir").contains("--chdir /no/such/dir: no such directory"));
+    }
+
+    @Test
+    void shouldTrustLoopbackProxiesUnlessToldOtherwise() throws Exception {
+        java.net.InetAddress v4 = java.net.InetAddress.getByName("127.0.0.1");
+        java.net.InetAddress v6 = java.net.InetAddress.getByName("::1");
+        Config c = parse("--module", "m");
+        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(v4)));
+        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(v6)));
+        Config d = parse("--module", "m", "--trusted-proxy", "10.1.0.0/16");
+        assertTrue(d.trustedProxies().get(0).contains(java.net.InetAddress.getByName("10.1.200.3")));
+        assertFalse(d.trustedProxies().get(0).contains(java.net.InetAddress.getByName("10.2.0.1")));
+        assertFalse(d.trustedProxies().stream().anyMatch(p -> p.contains(v4)));
+        assertTrue(error("--module", "m", "--trusted-proxy", "nonsense").contains("address block"));
+        assertTrue(error("--module", "m", "--trusted-proxy", "10.0.0.0/33").contains("address block"));
     }
 }

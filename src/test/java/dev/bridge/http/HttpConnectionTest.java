@@ -12,6 +12,7 @@ import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static dev.bridge.http.FakePython.full;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -87,7 +88,7 @@ class HttpConnectionTest {
     void shouldCloseHttp10ConnectionWithoutKeepAlive() {
         Pipeline p = pipeline(FakePython.OK).send("GET / HTTP/1.0\r\n\r\n");
         Responses.Response r = p.responses().next();
-        assertEquals("HTTP/1.0", r.version());
+        assertEquals("HTTP/1.1", r.version(), "RFC 9110 2.5: answer 1.x clients as HTTP/1.1");
         assertEquals("2", r.header("Content-Length"));
         assertNull(r.header("Connection"), "HTTP/1.0 closes by default; no header needed");
         assertTrue(p.closing());
@@ -100,7 +101,7 @@ class HttpConnectionTest {
                 .send("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         Responses rs = p.responses();
         Responses.Response a = rs.next();
-        assertEquals("HTTP/1.0", a.version());
+        assertEquals("HTTP/1.1", a.version(), "RFC 9110 2.5: answer 1.x clients as HTTP/1.1");
         assertEquals("keep-alive", a.header("Connection"));
         assertEquals("/a", a.text());
         assertEquals("/b", rs.next().text());
@@ -321,7 +322,7 @@ class HttpConnectionTest {
         Pipeline p = pipeline(FakePython.streaming("200 OK", TEXT, "hello", " ", "world"));
         p.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         Responses.Response r = p.responses().next();
-        assertEquals("HTTP/1.0", r.version());
+        assertEquals("HTTP/1.1", r.version(), "RFC 9110 2.5: answer 1.x clients as HTTP/1.1");
         assertNull(r.header("Transfer-Encoding"));
         assertNull(r.header("Content-Length"));
         assertNull(r.header("Connection"), "no keep-alive for a close-delimited body");
@@ -685,11 +686,30 @@ class HttpConnectionTest {
     // ---- worker drain
 
     @Test
-    void shouldCloseIdleConnectionOnDrain() {
+    void shouldCloseIdleConnectionOnDrainAfterAQuietMoment() throws InterruptedException {
         Pipeline p = pipeline(FakePython.OK).send(get("a"));
         assertEquals(1, p.workers.connectionCount());
         p.workers.drain(0);
         p.channel.runPendingTasks();
+        assertFalse(p.closing(), "a connection that just answered may be getting its next request: not closed yet");
+        Thread.sleep(HttpConnection.DRAIN_IDLE_MILLIS + 50);
+        p.channel.advanceTimeBy(1, TimeUnit.SECONDS);
+        p.channel.runScheduledPendingTasks();
+        assertTrue(p.closing(), "closed once idle for " + HttpConnection.DRAIN_IDLE_MILLIS + " ms");
+    }
+
+    @Test
+    void shouldAnswerARequestArrivingWhileDrainingWithConnectionClose() {
+        Pipeline p = pipeline(FakePython.OK).send(get("a"));
+        p.responses().next();
+        p.workers.drain(0);
+        p.channel.runPendingTasks();
+        p.send(get("b"));
+        Responses rs = p.responses();
+        rs.next();
+        Responses.Response second = rs.next();
+        assertEquals(200, second.status());
+        assertEquals("close", second.header("Connection"));
         assertTrue(p.closing());
     }
 

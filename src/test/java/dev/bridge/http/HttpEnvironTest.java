@@ -1,7 +1,11 @@
 package dev.bridge.http;
 
+import dev.bridge.config.Cidr;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -26,5 +30,15 @@ class HttpEnvironTest {
             "501,Not Implemented", "505,HTTP Version Not Supported"})
     void shouldNameErrorStatuses(int status, String reason) {
         assertEquals(reason, HttpConnection.reason(status));
+    }
+
+    @Test
+    void shouldTakeTheRightmostUntrustedForwardedAddress() throws Exception {
+        List<Cidr> trusted = List.of(Cidr.parse("--trusted-proxy", "127.0.0.0/8"), Cidr.parse("--trusted-proxy", "10.0.0.0/8"));
+        assertEquals("203.0.113.7", HttpEnviron.clientOf("203.0.113.7", trusted, "127.0.0.1"));
+        assertEquals("203.0.113.7", HttpEnviron.clientOf("6.6.6.6, 203.0.113.7, 10.0.0.2", trusted, "127.0.0.1"),
+                "a client may forge the left part: the rightmost untrusted hop counts");
+        assertEquals("10.0.0.2", HttpEnviron.clientOf("10.0.0.2", trusted, "127.0.0.1"), "all hops trusted: the first");
+        assertEquals("127.0.0.1", HttpEnviron.clientOf("not-an-address", trusted, "127.0.0.1"));
     }
 }

@@ -78,12 +78,12 @@ public final class BridgeServer implements AutoCloseable {
             all.add("--http");
             all.add("127.0.0.1:0");
         }
-        if (!all.contains("--chdir")) {
+        if (!all.contains("--chdir") && Files.isDirectory(testApps())) {
             all.add("--chdir");
             all.add(testApps().toString());
         }
         BridgeServer server = new BridgeServer(launch(all));
-        if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0) {
+        if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0 || !server.process.isAlive()) {
             server.close();
             throw new IllegalStateException("the server did not become ready; its log:\n" + server.log());
         }
