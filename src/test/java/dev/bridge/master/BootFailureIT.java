@@ -71,17 +71,19 @@ class BootFailureIT {
      */
     @Test
     void oneWorkerFailingRepeatedlyAtStartupDoesNotStopTheOthers() throws Exception {
-        try (BridgeServer server = BridgeServer.start("--module", "master_slot1_broken", "--workers", "2")) {
-            long master = server.process().pid();
+        List<String> args = List.of("--module", "master_slot1_broken", "--workers", "2", "--http", "127.0.0.1:0",
+                "--chdir", BridgeServer.testApps().toString());
+        try (MasterTesting.Launched server = new MasterTesting.Launched(args)) {
+            long master = server.process.pid();
             Pattern slotOneFailure = Pattern.compile("worker 1 \\(pid \\d+\\) exited with status 4 while booting");
             // Worker 2 takes 8 s to import; meanwhile worker 1 fails, is retried after 1 s, fails again, ...
-            boolean ready = MasterTesting.await(BOOT, () -> MasterTesting.readyWorkers(server.log()).size() >= 1
-                    || !server.process().isAlive());
-            String log = server.log();
+            boolean ready = MasterTesting.await(BOOT, () -> MasterTesting.readyWorkers(server.output()).size() >= 1
+                    || !server.process.isAlive());
+            String log = server.output();
             int slotOneFailures = MasterTesting.matches(log, slotOneFailure).size();
             long slotOneProcesses = MasterTesting.matches(log, Pattern.compile("worker-1\\[(\\d+)\\] - cannot load the app"))
                     .stream().map(m -> m.group(1)).distinct().count();
-            assertTrue(server.process().isAlive(), "the master gave up (exit code " + server.process().exitValue()
+            assertTrue(server.process.isAlive(), "the master gave up (exit code " + server.process.exitValue()
                     + ") after worker 1 failed " + slotOneProcesses + " time(s), while worker 2 was still "
                     + "loading the app; log:\n" + log);
             assertTrue(ready, "worker 2 did not become ready; log:\n" + log);
@@ -91,6 +93,8 @@ class BootFailureIT {
                 long pid = MasterTesting.pidOf(server.port(), "/", 10_000);
                 assertTrue(MasterTesting.workerProcesses(master).containsKey(pid), "served by a worker: " + pid);
             }
+            server.process.toHandle().destroy();
+            assertEquals(0, server.awaitExit(Duration.ofSeconds(20)), "exit code after SIGTERM");
         }
     }
 

@@ -246,6 +246,12 @@ final class MasterTesting {
             return process.exitValue();
         }
 
+        /** The port the master logged it listens on, or -1 if it has not yet. */
+        int port() {
+            Matcher m = Pattern.compile("listening on http://[^ ]+:(\\d+)").matcher(output());
+            return m.find() ? Integer.parseInt(m.group(1)) : -1;
+        }
+
         String output() {
             synchronized (lines) {
                 return String.join("\n", lines);
