@@ -35,6 +35,10 @@ public final class WorkerChannels {
     static final long DRAIN_SWEEP_MILLIS = 100;
     /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
     public static final int LINGER_SECONDS = 2;
+    /** A stop's accept sweep ends once nothing was accepted for this long, in milliseconds... */
+    static final long QUIET_MILLIS = 50;
+    /** ...or after this long at most. */
+    static final long MAX_ACCEPT_SWEEP_MILLIS = 2000;
     /** Longest stretch without accepting while busy, in milliseconds. */
     static final long MAX_ACCEPT_PAUSE_MILLIS = 25;
 
@@ -59,6 +63,7 @@ public final class WorkerChannels {
     private boolean draining;
     /** Accepting regardless of load, just before draining. */
     private boolean sweeping;
+    private long lastAccept;
     private Promise<Void> drained;
 
     public WorkerChannels(EventLoop loop, Consumer<WsgiExchange> python, int threads) {
@@ -78,6 +83,7 @@ public final class WorkerChannels {
 
     public void register(Connection c) {
         connections.add(c);
+        lastAccept = System.nanoTime();
         if (draining) {
             c.drain();
         }
@@ -153,12 +159,23 @@ public final class WorkerChannels {
             if (acceptSweepMillis > 0) {
                 sweeping = true;
                 setAccepting(true);
-                loop.schedule(this::closeAndDrain, acceptSweepMillis, TimeUnit.MILLISECONDS);
+                long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MAX_ACCEPT_SWEEP_MILLIS);
+                loop.schedule(() -> endSweep(until), acceptSweepMillis, TimeUnit.MILLISECONDS);
             } else {
                 closeAndDrain();
             }
         });
         return p;
+    }
+
+    /** The sweep goes on while connections keep coming out of the queue (a loaded machine accepts slowly). */
+    private void endSweep(long until) {
+        long now = System.nanoTime();
+        if (now - lastAccept < TimeUnit.MILLISECONDS.toNanos(QUIET_MILLIS) && now - until < 0) {
+            loop.schedule(() -> endSweep(until), QUIET_MILLIS, TimeUnit.MILLISECONDS);
+            return;
+        }
+        closeAndDrain();
     }
 
     private void closeAndDrain() {
