@@ -4,7 +4,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 
 /** An address block such as {@code 10.0.0.0/8} or {@code ::1/128}, for --trusted-proxy. Immutable. */
-public record Cidr(byte[] network, int prefix) {
+public record Cidr(InetAddress network, int prefix) {
 
     public static Cidr parse(String flag, String value) throws ConfigException {
         String[] parts = value.trim().split("/", 2);
@@ -12,9 +12,10 @@ public record Cidr(byte[] network, int prefix) {
             if (!parts[0].matches("[0-9a-fA-F:.]+")) {
                 throw new UnknownHostException(parts[0]);
             }
-            byte[] addr = InetAddress.getByName(parts[0]).getAddress();
-            int prefix = parts.length == 2 ? Integer.parseInt(parts[1]) : addr.length * 8;
-            if (prefix < 0 || prefix > addr.length * 8) {
+            InetAddress addr = InetAddress.getByName(parts[0]);
+            int bits = addr.getAddress().length * 8;
+            int prefix = parts.length == 2 ? Integer.parseInt(parts[1]) : bits;
+            if (prefix < 0 || prefix > bits) {
                 throw new NumberFormatException();
             }
             return new Cidr(addr, prefix);
@@ -25,6 +26,7 @@ public record Cidr(byte[] network, int prefix) {
 
     public boolean contains(InetAddress address) {
         byte[] a = address.getAddress();
+        byte[] network = this.network.getAddress();
         if (a.length != network.length) {
             return false;
         }

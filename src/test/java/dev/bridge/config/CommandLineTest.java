@@ -323,13 +323,15 @@ class CommandLineTest {
 
     @Test
     void shouldTrustLoopbackProxiesUnlessToldOtherwise() throws Exception {
+        java.net.InetAddress v4 = java.net.InetAddress.getByName("127.0.0.1");
+        java.net.InetAddress v6 = java.net.InetAddress.getByName("::1");
         Config c = parse("--module", "m");
-        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(java.net.InetAddress.getByName("127.0.0.1"))));
-        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(java.net.InetAddress.getByName("::1"))));
+        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(v4)));
+        assertTrue(c.trustedProxies().stream().anyMatch(p -> p.contains(v6)));
         Config d = parse("--module", "m", "--trusted-proxy", "10.1.0.0/16");
         assertTrue(d.trustedProxies().get(0).contains(java.net.InetAddress.getByName("10.1.200.3")));
         assertFalse(d.trustedProxies().get(0).contains(java.net.InetAddress.getByName("10.2.0.1")));
-        assertFalse(d.trustedProxies().stream().anyMatch(p -> p.contains(java.net.InetAddress.getByName("127.0.0.1"))));
+        assertFalse(d.trustedProxies().stream().anyMatch(p -> p.contains(v4)));
         assertTrue(error("--module", "m", "--trusted-proxy", "nonsense").contains("address block"));
         assertTrue(error("--module", "m", "--trusted-proxy", "10.0.0.0/33").contains("address block"));
     }

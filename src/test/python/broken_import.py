@@ -1,0 +1,4 @@
+import json
+import no_such_dependency_xyz  # line 2: ImportError at load
+
+app = None

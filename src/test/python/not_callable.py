@@ -1,0 +1,3 @@
+app = 42
+application = "not callable either"
+number = 7
