@@ -113,6 +113,7 @@ class UwsgiConnectionTest {
         assertEquals("fixture", c.env("HTTP_USER_AGENT"));
         assertEquals("http", c.env("wsgi.url_scheme"));
         assertEquals(0, c.body().length);
+        assertTrue(p.alloc.count() > 0, "the pipeline allocates from the tracking allocator");
         p.assertNothingLeaked();
     }
 

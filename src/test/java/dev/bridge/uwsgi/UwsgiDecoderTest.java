@@ -40,6 +40,8 @@ class UwsgiDecoderTest {
     private final List<EmbeddedChannel> channels = new ArrayList<>();
     private final List<ByteBuf> fed = new ArrayList<>();
     private final TrackingAllocator alloc = new TrackingAllocator();
+    /** Each channel's decoder, kept: the pipeline forgets its handlers once the channel is closed. */
+    private final java.util.Map<EmbeddedChannel, UwsgiDecoder> decoders = new java.util.HashMap<>();
 
     @BeforeAll
     static void paranoid() {
@@ -58,7 +60,9 @@ class UwsgiDecoderTest {
     private EmbeddedChannel decoder(int maxVars) {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.config().setAllocator(alloc);
-        ch.pipeline().addLast(new UwsgiDecoder(maxVars));
+        UwsgiDecoder d = new UwsgiDecoder(maxVars);
+        ch.pipeline().addLast(d);
+        decoders.put(ch, d);
         channels.add(ch);
         return ch;
     }
@@ -75,8 +79,8 @@ class UwsgiDecoderTest {
         }
     }
 
-    private static UwsgiDecoder.State state(EmbeddedChannel ch) {
-        return ch.pipeline().get(UwsgiDecoder.class).state();
+    private UwsgiDecoder.State state(EmbeddedChannel ch) {
+        return decoders.get(ch).state();
     }
 
     /** What the decoder emitted, in order; body pieces are copied out and released. */
@@ -107,7 +111,7 @@ class UwsgiDecoderTest {
     }
 
     /** Asserts that exactly one Bad was emitted, as the last message, with a reason containing {@code fragment}. */
-    private static void assertBad(EmbeddedChannel ch, List<Object> out, String fragment) {
+    private void assertBad(EmbeddedChannel ch, List<Object> out, String fragment) {
         assertTrue(!out.isEmpty(), "nothing emitted");
         long bads = out.stream().filter(m -> m instanceof UwsgiPacket.Bad).count();
         assertEquals(1, bads, () -> "one Bad expected: " + out);

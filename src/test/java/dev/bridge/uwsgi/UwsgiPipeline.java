@@ -40,19 +40,22 @@ final class UwsgiPipeline implements AutoCloseable {
     static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 3031);
     static final InetSocketAddress REMOTE = new InetSocketAddress("127.0.0.1", 40000);
 
-    /** An embedded channel with TCP-like addresses that records shutdownOutput and writes after it. */
+    /**
+     * An embedded channel with TCP-like addresses that records shutdownOutput and writes after it. Like an
+     * accepted epoll channel, it still knows its addresses once closed.
+     */
     static final class DuplexTestChannel extends EmbeddedChannel implements DuplexChannel {
         boolean outputShutdown;
         int writesAfterShutdown;
 
         @Override
         protected SocketAddress localAddress0() {
-            return isActive() ? LOCAL : null;
+            return LOCAL;
         }
 
         @Override
         protected SocketAddress remoteAddress0() {
-            return isActive() ? REMOTE : null;
+            return REMOTE;
         }
 
         @Override
@@ -111,6 +114,8 @@ final class UwsgiPipeline implements AutoCloseable {
     }
 
     final DuplexTestChannel channel = new DuplexTestChannel();
+    /** The connection handler, kept: the pipeline forgets its handlers once the channel is closed. */
+    private final WorkerChannels.Connection connection;
     final TrackingAllocator alloc = new TrackingAllocator();
     final WorkerChannels workers;
     final FakePython python;
@@ -127,6 +132,7 @@ final class UwsgiPipeline implements AutoCloseable {
         channel.config().setAllocator(alloc);
         workers = new WorkerChannels(channel.eventLoop(), this::dispatched, config.threads());
         channel.pipeline().addLast(new UwsgiInitializer(config, workers, log));
+        connection = (WorkerChannels.Connection) channel.pipeline().get("uwsgi");
         // The channel was active before the handlers were added: tell them now, as accept would.
         channel.pipeline().fireChannelActive();
     }
@@ -235,7 +241,7 @@ final class UwsgiPipeline implements AutoCloseable {
     }
 
     WorkerChannels.Connection connection() {
-        return (WorkerChannels.Connection) channel.pipeline().get("uwsgi");
+        return connection;
     }
 
     /** Runs the connection's timeout check as if {@code seconds} had passed since it opened. */
