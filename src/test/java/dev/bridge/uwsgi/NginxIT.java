@@ -139,6 +139,10 @@ class NginxIT {
             if (nginx != null) {
                 nginx.close();
             }
+            if (bridge != null) {
+                bridge.close();
+            }
+            keepLogs();
         } finally {
             if (bridge != null) {
                 bridge.close();
@@ -465,9 +469,12 @@ class NginxIT {
         }
         long started = System.nanoTime();
         try {
-            Thread.sleep(1000);
-            int before = ok.get();
-            assertTrue(before > 0, () -> "no request succeeded before the reload: " + failures);
+            long warm = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (ok.get() < 20 && failures.isEmpty() && System.nanoTime() < warm) {
+                Thread.sleep(20);
+            }
+            assertTrue(ok.get() > 0 && failures.isEmpty(), () -> "before any reload: " + ok.get() + " ok, failures " + failures);
+            Thread.sleep(500);
             for (int i = 1; i <= 2; i++) {
                 signal("HUP", bridge.process().pid());
                 awaitCount("reload done", i, Duration.ofSeconds(40));
@@ -532,6 +539,21 @@ class NginxIT {
     }
 
     // ---- helpers
+
+    /** Copies the run's logs (the bridge's, nginx's) to target/nginx-it/ for a look after a failure. */
+    private static void keepLogs() throws IOException {
+        if (dir == null || bridge == null) {
+            return;
+        }
+        Path out = BridgeServer.root().resolve("target/nginx-it");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("bridge.log"), bridge.log());
+        try (Stream<Path> logs = Files.list(dir)) {
+            for (Path p : logs.filter(p -> p.toString().endsWith(".log") || p.toString().endsWith(".conf")).toList()) {
+                Files.copy(p, out.resolve(p.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
 
     private static void signal(String sig, long pid) throws Exception {
         Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).redirectErrorStream(true).start();
