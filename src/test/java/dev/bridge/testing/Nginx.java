@@ -108,7 +108,7 @@ public final class Nginx implements AutoCloseable {
                 + servers
                 + "}\n";
         Files.writeString(dir.resolve("nginx.conf"), conf);
-        Process p = new ProcessBuilder(nginx.toString(), "-p", d + "/", "-c", d + "/nginx.conf", "-e", d + "/error.log")
+        Process p = new ProcessBuilder(nginx.toString(), "-p", d + "/", "-c", d + "/nginx.conf")
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("stdout.log").toFile())
                 .start();

@@ -477,7 +477,7 @@ class NginxIT {
             Thread.sleep(500);
             for (int i = 1; i <= 2; i++) {
                 signal("HUP", bridge.process().pid());
-                awaitCount("reload done", i, Duration.ofSeconds(40));
+                awaitCount("reload done", i, Duration.ofSeconds(60));
                 Thread.sleep(1500); // the old generation drains and exits under load
             }
             while (System.nanoTime() - started < TimeUnit.SECONDS.toNanos(5)) {
