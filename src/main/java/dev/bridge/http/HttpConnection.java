@@ -11,7 +11,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
@@ -46,7 +46,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     /** Pipelined requests queued on one connection beyond which it stops reading. */
     static final int PIPELINE_LIMIT = 16;
     /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
-    static final int LINGER_SECONDS = 2;
+    static final int LINGER_SECONDS = WorkerChannels.LINGER_SECONDS;
     /**
      * While draining, an idle keep-alive connection is closed only once it has been idle this long, in
      * milliseconds. A client may send its next request at the very moment the server closes, and would
@@ -72,6 +72,11 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     /** The connection is half-closed (our FIN is out) or closed: nothing more is sent. */
     private boolean closing;
     private boolean draining;
+    /** The client sent its FIN: answer what it asked, then close. */
+    private boolean inputClosed;
+    /** The request being rejected was HEAD (its error answer has no body), and its summary for the log. */
+    private boolean rejectingHead;
+    private String rejectedSummary;
     /** When bytes of a not-yet-complete request first arrived (System.nanoTime), or 0. */
     private long requestStartedAt;
     /** When the connection last became idle (System.nanoTime), or 0 while it is busy. */
@@ -122,6 +127,21 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         ctx.fireChannelInactive();
     }
 
+    /**
+     * The client half-closed (HTTP/1.0 clients and some tools send their request, then FIN). What it
+     * asked for is still answered; then the connection closes.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            inputClosed = true;
+            if (closing || (active == null && queued.isEmpty())) {
+                ctx.close();
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (!(cause instanceof IOException)) {
@@ -148,6 +168,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     private void onHead(HttpRequest req) {
+        rejectingHead = req.method().equals(HttpMethod.HEAD);
+        rejectedSummary = req.method().name() + " " + req.uri() + " " + req.protocolVersion().text();
         DecoderResult result = req.decoderResult();
         if (result.isFailure()) {
             reject(statusFor(result.cause()), result.cause().getMessage());
@@ -161,9 +183,21 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         if (version.minorVersion() > 1) {
             req.setProtocolVersion(HttpVersion.HTTP_1_1); // RFC 9110 2.5: answer a higher minor version as 1.1
         }
+        if (!isValidTarget(req.uri())) {
+            reject(400, "control character or space in the request target");
+            return;
+        }
         List<String> hosts = req.headers().getAll(HttpHeaderNames.HOST);
         if (hosts.size() > 1 || (hosts.isEmpty() && req.protocolVersion() == HttpVersion.HTTP_1_1)) {
             reject(400, hosts.isEmpty() ? "no Host header in an HTTP/1.1 request" : "several Host headers");
+            return;
+        }
+        if (!hosts.isEmpty() && !isValidHost(hosts.get(0))) {
+            reject(400, "bad Host header");
+            return;
+        }
+        if (headerBlockSize(req) > config.maxHeaderSize()) {
+            reject(431, "header block over --max-header-size " + config.maxHeaderSize());
             return;
         }
         List<String> te = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
@@ -197,6 +231,66 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             receiving.continuePending = true;
             sendContinueIfDue();
         }
+    }
+
+    /** Request targets are visible characters (RFC 9112 3.2); a NUL could even forge environ keys. */
+    static boolean isValidTarget(String target) {
+        for (int i = 0; i < target.length(); i++) {
+            char c = target.charAt(i);
+            if (c <= 0x20 || c == 0x7F) {
+                return false;
+            }
+        }
+        return !target.isEmpty();
+    }
+
+    /** uri-host [ ":" port ] (RFC 9110 4.2.3, 3986 3.2.2): a reg-name, an IPv4 address or an [IPv6] literal. */
+    static boolean isValidHost(String host) {
+        int i = 0;
+        int n = host.length();
+        if (n > 0 && host.charAt(0) == '[') {
+            int end = host.indexOf(']');
+            if (end < 0) {
+                return false;
+            }
+            for (int j = 1; j < end; j++) {
+                char c = host.charAt(j);
+                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.')) {
+                    return false;
+                }
+            }
+            i = end + 1;
+        } else {
+            while (i < n && host.charAt(i) != ':') {
+                char c = host.charAt(i);
+                if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=%".indexOf(c) >= 0)) {
+                    return false;
+                }
+                i++;
+            }
+        }
+        if (i == n) {
+            return true;
+        }
+        if (host.charAt(i) != ':') {
+            return false;
+        }
+        for (int j = i + 1; j < n; j++) {
+            if (host.charAt(j) < '0' || host.charAt(j) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The header block as sent: names, values, ": " and CRLF (Netty's own limit leaves out the line ends). */
+    private static long headerBlockSize(HttpRequest req) {
+        long size = 0;
+        for (var it = req.headers().iteratorCharSequence(); it.hasNext(); ) {
+            var h = it.next();
+            size += h.getKey().length() + h.getValue().length() + 4;
+        }
+        return size;
     }
 
     private void sendContinueIfDue() {
@@ -285,15 +379,22 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         discarding = true;
         requestStartedAt = 0;
         log.info("rejected request from " + ctx.channel().remoteAddress() + ": " + status + " " + why);
+        Incoming error = Incoming.error(status, rejectingHead, rejectedSummary);
+        rejectingHead = false;
+        rejectedSummary = null;
         if (active == null) {
-            writeError(status, false);
+            writeError(error);
         } else {
-            queued.add(Incoming.error(status));
+            queued.add(error);
         }
     }
 
-    /** Answers with an error of the server's own and closes the connection. */
-    private void writeError(int status, boolean headRequest) {
+    private void writeError(Incoming error) {
+        writeError(error.errorStatus, error.errorForHead, error.errorSummary);
+    }
+
+    /** Answers with an error of the server's own, logs it like any request, and closes the connection. */
+    private void writeError(int status, boolean headRequest, String summary) {
         discarding = true;
         String reason = reason(status);
         AppResponseHead head = AppResponseHead.error(status, reason);
@@ -302,6 +403,10 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         ByteBuf buf = encoder.head(ctx.alloc(), head, false, ResponseEncoder.Framing.LENGTH, body.length, false, bodyBytes);
         buf.writeBytes(body, 0, bodyBytes);
         ctx.writeAndFlush(buf).addListener(f -> closeGracefully());
+        if (config.accessLog()) {
+            log.info(String.format("%s \"%s\" %d %d -", HttpEnviron.client(ctx.channel()), summary == null ? "-" : summary,
+                    status, bodyBytes));
+        }
     }
 
     static String reason(int status) {
@@ -324,7 +429,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         if (environ == null) {
             in.release();
             log.info("rejected request from " + ctx.channel().remoteAddress() + ": 400 bad request target " + in.head.uri());
-            writeError(400, in.head.method().equals(HttpMethod.HEAD));
+            writeError(400, in.head.method().equals(HttpMethod.HEAD), in.head.method().name() + " " + in.head.uri());
             return;
         }
         idleSince = 0;
@@ -383,6 +488,10 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             closeGracefully();
             return;
         }
+        if (inputClosed && queued.isEmpty()) {
+            ctx.close();
+            return;
+        }
         Incoming next = queued.poll();
         if (!ctx.channel().config().isAutoRead() && queued.size() < PIPELINE_LIMIT) {
             ctx.channel().config().setAutoRead(true);
@@ -394,31 +503,17 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             }
             sendContinueIfDue();
         } else if (next.errorStatus != 0) {
-            writeError(next.errorStatus, false);
+            writeError(next);
         } else {
             dispatch(next);
         }
     }
 
-    /**
-     * Closes without losing what was sent: half-close our side (FIN after the last response), discard
-     * what the client still sends, close on its FIN or after {@value #LINGER_SECONDS} s. Closing with
-     * unread input at once would send a RST, which can destroy the response before the client reads it.
-     */
+    /** Closes after what was sent has been delivered (see {@link WorkerChannels#closeGracefully}). */
     private void closeGracefully() {
         discarding = true;
         closing = true;
-        var ch = ctx.channel();
-        if (!ch.isActive()) {
-            return;
-        }
-        ch.config().setAutoRead(true);
-        if (ch instanceof DuplexChannel duplex) {
-            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(
-                    () -> { ch.close(); }, LINGER_SECONDS, TimeUnit.SECONDS));
-        } else {
-            ch.close();
-        }
+        WorkerChannels.closeGracefully(ctx.channel());
     }
 
     /** Cuts the connection with a RST: the client must not take a truncated response for a whole one. */
@@ -448,7 +543,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
                 receiving.body.release();
                 receiving = null;
             }
-            writeError(408, false);
+            writeError(408, false, null);
             return;
         }
         long idleLimit = draining ? TimeUnit.MILLISECONDS.toNanos(DRAIN_IDLE_MILLIS) : TimeUnit.SECONDS.toNanos(config.keepaliveTimeout());
@@ -469,21 +564,25 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         final HttpRequest head;
         final RequestBody body;
         final int errorStatus;
+        final boolean errorForHead;
+        final String errorSummary;
         /** The client expects "100 Continue" before it sends the body, and has not had it yet. */
         boolean continuePending;
 
         Incoming(HttpRequest head, RequestBody body) {
-            this(head, body, 0);
+            this(head, body, 0, false, null);
         }
 
-        private Incoming(HttpRequest head, RequestBody body, int errorStatus) {
+        private Incoming(HttpRequest head, RequestBody body, int errorStatus, boolean errorForHead, String errorSummary) {
             this.head = head;
             this.body = body;
             this.errorStatus = errorStatus;
+            this.errorForHead = errorForHead;
+            this.errorSummary = errorSummary;
         }
 
-        static Incoming error(int status) {
-            return new Incoming(null, null, status);
+        static Incoming error(int status, boolean forHead, String summary) {
+            return new Incoming(null, null, status, forHead, summary);
         }
 
         void release() {

@@ -48,6 +48,9 @@ final class RequestDecoder extends HttpRequestDecoder {
 
     @Override
     protected HttpMessage createMessage(String[] initialLine) throws Exception {
+        if (!initialLine[2].startsWith("HTTP/")) {
+            throw new IllegalArgumentException("bad protocol " + initialLine[2] + " (it is case-sensitive)");
+        }
         current = super.createMessage(initialLine);
         contentLengths = 0;
         return current;

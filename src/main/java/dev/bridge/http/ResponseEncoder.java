@@ -26,11 +26,26 @@ public final class ResponseEncoder {
     private static final byte[] CRLF = {'\r', '\n'};
     private static final byte[] LAST_CHUNK = "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
+    private final boolean mirrorVersion;
     private long dateSecond = -1;
     private String date;
 
+    /** For HTTP/1.1 listeners: status lines say HTTP/1.1 whatever 1.x the client speaks (RFC 9110 2.5). */
+    public ResponseEncoder() {
+        this(false);
+    }
+
+    private ResponseEncoder(boolean mirrorVersion) {
+        this.mirrorVersion = mirrorVersion;
+    }
+
+    /** For the uwsgi protocol: the status line repeats the request's SERVER_PROTOCOL (HTTP/1.0 or 1.1). */
+    public static ResponseEncoder mirroringVersion() {
+        return new ResponseEncoder(true);
+    }
+
     /**
-     * @param http10        whether the request was HTTP/1.0 (the status line answers in kind)
+     * @param http10        whether the request was HTTP/1.0 (keep-alive must then be announced)
      * @param length        Content-Length to add when the app gave none (framing LENGTH), else ignored
      * @param keepAlive     whether the connection stays open after this response
      * @param extraBytes    capacity to reserve after the head (for a body written into the same buffer)
@@ -38,8 +53,11 @@ public final class ResponseEncoder {
     public ByteBuf head(ByteBufAllocator alloc, AppResponseHead head, boolean http10, Framing framing, long length,
                  boolean keepAlive, int extraBytes) {
         ByteBuf buf = alloc.buffer(256 + extraBytes);
-        buf.writeCharSequence(http10 ? "HTTP/1.0 " : "HTTP/1.1 ", StandardCharsets.US_ASCII);
+        buf.writeCharSequence(http10 && mirrorVersion ? "HTTP/1.0 " : "HTTP/1.1 ", StandardCharsets.US_ASCII);
         buf.writeCharSequence(head.status(), StandardCharsets.ISO_8859_1);
+        if (head.status().length() == 3) {
+            buf.writeByte(' '); // status-line = version SP code SP [reason]: the second space is required
+        }
         buf.writeBytes(CRLF);
         List<String> h = head.headers();
         for (int i = 0; i < h.size(); i += 2) {

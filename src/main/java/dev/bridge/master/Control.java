@@ -1,5 +1,16 @@
 package dev.bridge.master;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
+import io.netty.handler.codec.string.StringEncoder;
+
+import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
+
 /**
  * The control protocol between the master and a worker: one text line per message over a unix socket pair
  * (the worker inherits its end). Small on purpose; app output never goes on it.
@@ -22,6 +33,9 @@ public final class Control {
     /** Not sent on the wire: what the worker's link reports when the master's end closed. */
     public static final String GONE = "GONE";
 
+    /** Longest control line, in bytes (a heartbeat carries a request summary). */
+    static final int MAX_LINE = 16 * 1024;
+
     /** How often a worker reports, in milliseconds. */
     public static final long HEARTBEAT_MILLIS = 1000;
 
@@ -32,6 +46,36 @@ public final class Control {
     public static final String ENV_CONTROL_FD = "BRIDGE_CONTROL_FD";
 
     private Control() {}
+
+    /**
+     * Wraps one end of a control socket pair in a Netty channel (not yet registered) that splits what
+     * arrives into lines for {@code onLine} and calls {@code onClose} when the other end is gone. Lines
+     * are written with {@code writeAndFlush(line + "\n")}. Its handlers run on the loop it is registered to.
+     */
+    public static Channel channel(int fd, Consumer<String> onLine, Runnable onClose) {
+        Channel ch = new EpollDomainSocketChannel(fd);
+        ch.pipeline()
+                .addLast(new LineBasedFrameDecoder(MAX_LINE))
+                .addLast(new StringDecoder(StandardCharsets.UTF_8))
+                .addLast(new StringEncoder(StandardCharsets.UTF_8))
+                .addLast(new SimpleChannelInboundHandler<String>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, String line) {
+                        onLine.accept(line.trim());
+                    }
+
+                    @Override
+                    public void channelInactive(ChannelHandlerContext ctx) {
+                        onClose.run();
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        ctx.close();
+                    }
+                });
+        return ch;
+    }
 
     public static String heartbeat(long served, long busySince, String summary) {
         return HEARTBEAT + " " + served + " " + busySince + (summary == null ? "" : " " + summary);

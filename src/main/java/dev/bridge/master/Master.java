@@ -7,22 +7,15 @@ import dev.bridge.config.ListenAddress;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.transport.Listeners;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.handler.codec.LineBasedFrameDecoder;
-import io.netty.handler.codec.string.StringDecoder;
-import io.netty.handler.codec.string.StringEncoder;
 import org.slf4j.Logger;
 import sun.misc.Signal;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -355,27 +348,7 @@ public final class Master {
     }
 
     private Channel openControl(WorkerProcess w, int fd) {
-        Channel ch = new EpollDomainSocketChannel(fd);
-        ch.pipeline()
-                .addLast(new LineBasedFrameDecoder(8192))
-                .addLast(new StringDecoder(StandardCharsets.UTF_8))
-                .addLast(new StringEncoder(StandardCharsets.UTF_8))
-                .addLast(new SimpleChannelInboundHandler<String>() {
-                    @Override
-                    protected void channelRead0(ChannelHandlerContext ctx, String line) {
-                        events.add(new LineEvent(w, line));
-                    }
-
-                    @Override
-                    public void channelInactive(ChannelHandlerContext ctx) {
-                        events.add(new ClosedEvent(w));
-                    }
-
-                    @Override
-                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                        ctx.close();
-                    }
-                });
+        Channel ch = Control.channel(fd, line -> events.add(new LineEvent(w, line)), () -> events.add(new ClosedEvent(w)));
         group.register(ch);
         return ch;
     }

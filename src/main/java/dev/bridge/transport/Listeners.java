@@ -51,6 +51,7 @@ public final class Listeners {
                 .group(group)
                 .option(ChannelOption.SO_BACKLOG, backlog)
                 .option(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(childHandler);
         if (address.isUnix()) {
             Path path = Path.of(address.unixPath());
@@ -82,6 +83,7 @@ public final class Listeners {
                 .group(group)
                 .channelFactory(() -> address.isUnix() ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd))
                 .option(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(childHandler);
         if (!address.isUnix()) {
             b.childOption(ChannelOption.TCP_NODELAY, true);

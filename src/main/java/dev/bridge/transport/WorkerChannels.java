@@ -3,6 +3,7 @@ package dev.bridge.transport;
 import dev.bridge.wsgi.WsgiExchange;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 
@@ -32,6 +33,8 @@ public final class WorkerChannels {
     static final long SWEEP_MILLIS = 1000;
     /** How often connections are checked while draining, so idle ones close soon after their grace. */
     static final long DRAIN_SWEEP_MILLIS = 100;
+    /** After a response that closes the connection, how long to wait for the client's FIN, in seconds. */
+    public static final int LINGER_SECONDS = 2;
     /** Longest stretch without accepting while busy, in milliseconds. */
     static final long MAX_ACCEPT_PAUSE_MILLIS = 25;
 
@@ -169,6 +172,24 @@ public final class WorkerChannels {
         }
         if (connections.isEmpty()) {
             drained.trySuccess(null);
+        }
+    }
+
+    /**
+     * Closes an accepted connection without losing what was sent: half-close (our FIN follows the last
+     * response), keep reading so the client's FIN arrives (the connection handler closes on it), close
+     * anyway after {@value #LINGER_SECONDS} s. Closing at once with unread input would send a RST, which
+     * can destroy the response before the client has read it. Event loop.
+     */
+    public static void closeGracefully(Channel ch) {
+        if (!ch.isActive()) {
+            return;
+        }
+        ch.config().setAutoRead(true);
+        if (ch instanceof DuplexChannel duplex) {
+            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(() -> ch.close(), LINGER_SECONDS, TimeUnit.SECONDS));
+        } else {
+            ch.close();
         }
     }
 

@@ -13,7 +13,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.DomainSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
@@ -70,6 +69,15 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
             body = null;
         }
         ctx.fireChannelInactive();
+    }
+
+    /** The peer half-closed: a request in Python is still answered; otherwise there is nothing left to do. */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent && active == null) {
+            ctx.close();
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -157,14 +165,7 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
     }
 
     private void closeGracefully() {
-        var ch = ctx.channel();
-        if (ch instanceof DuplexChannel duplex && ch.isActive()) {
-            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(() -> {
-                ch.close();
-            }, 2, TimeUnit.SECONDS));
-        } else {
-            ch.close();
-        }
+        WorkerChannels.closeGracefully(ctx.channel());
     }
 
     @Override

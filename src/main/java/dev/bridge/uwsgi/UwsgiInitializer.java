@@ -13,7 +13,7 @@ public final class UwsgiInitializer extends ChannelInitializer<Channel> {
     private final Config config;
     private final WorkerChannels channels;
     private final Logger log;
-    private final ResponseEncoder encoder = new ResponseEncoder();
+    private final ResponseEncoder encoder = ResponseEncoder.mirroringVersion();
 
     public UwsgiInitializer(Config config, WorkerChannels channels, Logger log) {
         this.config = config;

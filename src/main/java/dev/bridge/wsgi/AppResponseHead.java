@@ -103,6 +103,9 @@ public final class AppResponseHead {
         if (code < 100 || (status.length() > 3 && status.charAt(3) != ' ')) {
             throw new IllegalArgumentException("bad status " + quote(status));
         }
+        if (code < 200) {
+            throw new IllegalArgumentException("status " + quote(status) + " is informational: it cannot be the response");
+        }
         for (int i = 0; i < status.length(); i++) {
             char c = status.charAt(i);
             if ((c < 0x20 && c != '\t') || c == 0x7F || c > 0xFF) {

@@ -88,7 +88,7 @@ class HttpConnectionTest {
     void shouldCloseHttp10ConnectionWithoutKeepAlive() {
         Pipeline p = pipeline(FakePython.OK).send("GET / HTTP/1.0\r\n\r\n");
         Responses.Response r = p.responses().next();
-        assertEquals("HTTP/1.0", r.version());
+        assertEquals("HTTP/1.1", r.version(), "RFC 9110 2.5: answer 1.x clients as HTTP/1.1");
         assertEquals("2", r.header("Content-Length"));
         assertNull(r.header("Connection"), "HTTP/1.0 closes by default; no header needed");
         assertTrue(p.closing());
@@ -101,7 +101,7 @@ class HttpConnectionTest {
                 .send("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         Responses rs = p.responses();
         Responses.Response a = rs.next();
-        assertEquals("HTTP/1.0", a.version());
+        assertEquals("HTTP/1.1", a.version(), "RFC 9110 2.5: answer 1.x clients as HTTP/1.1");
         assertEquals("keep-alive", a.header("Connection"));
         assertEquals("/a", a.text());
         assertEquals("/b", rs.next().text());
@@ -322,7 +322,7 @@ class HttpConnectionTest {
         Pipeline p = pipeline(FakePython.streaming("200 OK", TEXT, "hello", " ", "world"));
         p.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         Responses.Response r = p.responses().next();
-        assertEquals("HTTP/1.0", r.version());
+        assertEquals("HTTP/1.1", r.version(), "RFC 9110 2.5: answer 1.x clients as HTTP/1.1");
         assertNull(r.header("Transfer-Encoding"));
         assertNull(r.header("Content-Length"));
         assertNull(r.header("Connection"), "no keep-alive for a close-delimited body");

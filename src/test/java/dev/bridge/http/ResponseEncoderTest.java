@@ -31,6 +31,10 @@ class ResponseEncoderTest {
         return buf.toString(StandardCharsets.ISO_8859_1).replace(encoder.date(), "DATE");
     }
 
+    private static AppResponseHead app3(String status) {
+        return AppResponseHead.parse(status, "", 0);
+    }
+
     private static AppResponseHead app(String... headers) {
         return AppResponseHead.parse("200 OK", String.join("\0", headers), headers.length / 2);
     }
@@ -54,11 +58,26 @@ class ResponseEncoderTest {
     }
 
     @Test
-    void shouldAnswerHttp10InKind() {
-        assertEquals("HTTP/1.0 200 OK\r\nDate: DATE\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n",
+    void shouldAnswerHttp10ClientsAsHttp11WithTheirKeepAliveRules() {
+        assertEquals("HTTP/1.1 200 OK\r\nDate: DATE\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n",
                 head(app(), true, ResponseEncoder.Framing.LENGTH, 0, true));
-        assertEquals("HTTP/1.0 200 OK\r\nDate: DATE\r\n\r\n",
+        assertEquals("HTTP/1.1 200 OK\r\nDate: DATE\r\n\r\n",
                 head(app(), true, ResponseEncoder.Framing.CLOSE, -1, false));
+    }
+
+    @Test
+    void shouldMirrorHttp10ForTheUwsgiProtocol() {
+        ByteBuf buf = ResponseEncoder.mirroringVersion().head(alloc, app(), true, ResponseEncoder.Framing.CLOSE, -1, false, 0);
+        try {
+            assertTrue(buf.toString(StandardCharsets.ISO_8859_1).startsWith("HTTP/1.0 200 OK\r\n"));
+        } finally {
+            buf.release();
+        }
+    }
+
+    @Test
+    void shouldKeepTheSpaceAfterACodeWithoutReason() {
+        assertTrue(head(app3("200"), false, ResponseEncoder.Framing.NONE, 0, true).startsWith("HTTP/1.1 200 \r\n"));
     }
 
     @Test
