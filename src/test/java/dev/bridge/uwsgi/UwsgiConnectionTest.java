@@ -515,6 +515,49 @@ class UwsgiConnectionTest {
         p.assertNothingLeaked();
     }
 
+    @Test
+    void shouldRefuseARequestCutShortByAHalfClose() {
+        UwsgiPipeline p = pipeline(FakePython.OK);
+        byte[] post = Packets.post("/upload", Packets.pattern(100));
+        p.send(Packets.slice(post, 0, post.length - 10));
+        p.clientHalfCloses();
+        assertRefused(p, "closed in the middle");
+    }
+
+    @Test
+    void shouldStillAnswerARequestWhoseClientHalfClosedAfterSendingIt() {
+        UwsgiPipeline p = pipeline(FakePython.OK).holdPython();
+        p.send(Packets.post("/upload", Packets.pattern(100)));
+        p.clientHalfCloses();
+        assertTrue(p.channel.isOpen(), "the request is in Python: its answer is still wanted");
+        p.runPython();
+        assertEquals(200, p.response().status());
+        assertEquals(List.of(), p.problems());
+        p.assertNothingLeaked();
+    }
+
+    @Test
+    void shouldCloseAnIdleConnectionOnHalfCloseWithoutLogging() {
+        UwsgiPipeline p = pipeline(FakePython.OK);
+        p.clientHalfCloses();
+        assertFalse(p.channel.isOpen());
+        assertEquals(0, p.output().length);
+        assertEquals(List.of(), p.problems(), "a connection that sent nothing is not bad input");
+        p.assertNothingLeaked();
+    }
+
+    @Test
+    void shouldCloseOnTheClientsFinAfterTheResponse() {
+        UwsgiPipeline p = pipeline(FakePython.OK);
+        p.send(Packets.get("/"));
+        assertTrue(p.outputShutdown());
+        assertTrue(p.channel.isOpen(), "waits for the client's FIN (or the linger delay)");
+        p.clientHalfCloses();
+        assertFalse(p.channel.isOpen(), "closed on the client's FIN, without waiting for the linger delay");
+        assertEquals(200, p.response().status());
+        p.assertNothingLeaked();
+    }
+
     // ---- a stalled client: the header timeout (the worker's sweep)
 
     @Test

@@ -13,6 +13,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.event.Level;
@@ -34,8 +35,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class UwsgiPipeline implements AutoCloseable {
 
-    /** Lingering after the response (UwsgiConnection closes 2 s after shutting its output down). */
-    static final int LINGER_SECONDS = 2;
+    /** Lingering after the response: closed this long after the output was shut down. */
+    static final int LINGER_SECONDS = WorkerChannels.LINGER_SECONDS;
 
     static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 3031);
     static final InetSocketAddress REMOTE = new InetSocketAddress("127.0.0.1", 40000);
@@ -204,6 +205,14 @@ final class UwsgiPipeline implements AutoCloseable {
     /** The client closes its end (EOF, then the channel is gone). */
     UwsgiPipeline clientCloses() {
         channel.close();
+        channel.runPendingTasks();
+        channel.checkException();
+        return this;
+    }
+
+    /** The client shuts its output down (its FIN, with half-closure allowed as the listeners do). */
+    UwsgiPipeline clientHalfCloses() {
+        channel.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
         channel.runPendingTasks();
         channel.checkException();
         return this;
