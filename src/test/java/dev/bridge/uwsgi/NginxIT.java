@@ -290,7 +290,7 @@ class NginxIT {
     @ParameterizedTest
     @EnumSource(Route.class)
     void bigCookies(Route route) throws Exception {
-        for (int size : new int[]{16 * 1024, 32 * 1024}) {
+        for (int size : new int[]{16 * 1024, 32 * 1024, 60 * 1024}) {
             String cookie = Packets.cookie(size);
             RawHttp.Response r = get(route, "/cookie", "Cookie: " + cookie);
             assertEquals(200, r.status(), () -> size + "-byte cookie: " + r.text());
