@@ -111,7 +111,8 @@ public final class Master {
     private int wanted;
     private int generation = 1;
     private boolean everReady;
-    private int startupFailures;
+    /** Slots whose worker failed to boot before any worker was ever ready: all of them means give up. */
+    private final java.util.Set<Integer> failedAtStartup = new java.util.HashSet<>();
     private int startupExitCode = ExitCode.OK;
     private boolean stopping;
     private long lastRssCheck;
@@ -420,8 +421,8 @@ public final class Master {
         }
         int n = failures.merge(w.slot, 1, Integer::sum);
         if (!everReady && !replacement) {
-            startupFailures++;
-            if (startupFailures >= wanted) {
+            failedAtStartup.add(w.slot);
+            if (failedAtStartup.size() >= wanted) {
                 log.error("no worker could start (the last " + how + "): giving up; see the errors above");
                 startupExitCode = code == ExitCode.OK ? ExitCode.WORKER_BOOT_ERROR : code;
                 return;

@@ -50,6 +50,8 @@ public final class Worker {
 
     /** How long a stopping worker goes on accepting, in milliseconds, to empty the kernel's accept queue. */
     static final long ACCEPT_SWEEP_MILLIS = 100;
+    /** How often a booting worker looks for a stop command, in milliseconds. */
+    static final long BOOT_POLL_MILLIS = 50;
 
     private final Config config;
     private final PythonRuntime runtime;
@@ -110,6 +112,11 @@ public final class Worker {
                 log.error("cannot open the listeners: " + e.getMessage());
                 return ExitCode.WORKER_BOOT_ERROR;
             }
+            String early = awaitBoot(pythonBoot);
+            if (early != null) {
+                log.info("asked to stop (" + early + ") while booting: stopping now");
+                return ExitCode.OK;
+            }
             int code = pythonBoot.join();
             if (code != ExitCode.OK) {
                 return code;
@@ -151,6 +158,17 @@ public final class Worker {
             }
         }
         return servers;
+    }
+
+    /** Waits for Python to boot; returns the event that asked to stop meanwhile, or null once booted. */
+    private String awaitBoot(CompletableFuture<Integer> pythonBoot) throws InterruptedException {
+        while (!pythonBoot.isDone()) {
+            String event = events.poll(BOOT_POLL_MILLIS, TimeUnit.MILLISECONDS);
+            if (event != null) {
+                return event; // nothing is served yet: any stop, retire or loss of the master ends the boot
+            }
+        }
+        return null;
     }
 
     private String describe(List<Channel> servers) {
