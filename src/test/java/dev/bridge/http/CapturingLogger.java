@@ -9,17 +9,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** A logger that keeps what it is told (level and message) so tests can assert on it, and prints nothing. */
-final class CapturingLogger extends LegacyAbstractLogger {
+public final class CapturingLogger extends LegacyAbstractLogger {
 
-    record Entry(Level level, String message, Throwable thrown) {}
+    public record Entry(Level level, String message, Throwable thrown) {}
 
-    final List<Entry> entries = new ArrayList<>();
+    public final List<Entry> entries = new ArrayList<>();
 
-    CapturingLogger() {
+    public CapturingLogger() {
         this.name = "test";
     }
 
-    List<String> messages(Level level) {
+    public List<String> messages(Level level) {
         return entries.stream().filter(e -> e.level == level).map(Entry::message).toList();
     }
 

@@ -21,38 +21,38 @@ import java.util.Map;
  * bytes for a whole response, see {@link dev.bridge.wsgi.PackedResponse}; null after streaming; false to
  * abort). Streaming apps reach the exchange through {@link #router}, as the shim does.
  */
-final class FakePython implements Interpreter {
+public final class FakePython implements Interpreter {
 
     /** Results other than a whole response, as in bridge_wsgi.py. */
-    static final Object STREAMED = null;
-    static final Object ABORT = Boolean.FALSE;
+    public static final Object STREAMED = null;
+    public static final Object ABORT = Boolean.FALSE;
 
     /** The thread's router, as bound into the shim. */
-    final ExchangeRouter router = new ExchangeRouter();
+    public final ExchangeRouter router = new ExchangeRouter();
 
     /** One call of {@code handle(meta, body)} as Python would see it. */
-    record Call(String meta, Map<String, String> environ, Object bodyArg, byte[] body, int bodyCapacity,
+    public record Call(String meta, Map<String, String> environ, Object bodyArg, byte[] body, int bodyCapacity,
                 WsgiExchange exchange) {
-        String env(String key) {
+        public String env(String key) {
             return environ.get(key);
         }
     }
 
     /** The app behind the fake shim. */
     @FunctionalInterface
-    interface App {
+    public interface App {
         Object handle(Call call) throws Exception;
     }
 
-    final List<Call> calls = new ArrayList<>();
+    public final List<Call> calls = new ArrayList<>();
     private final App app;
 
-    FakePython(App app) {
+    public FakePython(App app) {
         this.app = app;
     }
 
     /** A whole response in the shim's format; headers are name, value pairs. */
-    static byte[] full(String status, byte[] body, String... headers) {
+    public static byte[] full(String status, byte[] body, String... headers) {
         byte[] head = (status + "\0" + String.join("\0", headers)).getBytes(StandardCharsets.ISO_8859_1);
         byte[] prefix = ((headers.length / 2) + " " + head.length + "\0").getBytes(StandardCharsets.US_ASCII);
         byte[] packed = new byte[prefix.length + head.length + body.length];
@@ -62,17 +62,17 @@ final class FakePython implements Interpreter {
         return packed;
     }
 
-    static byte[] full(String status, String body, String... headers) {
+    public static byte[] full(String status, String body, String... headers) {
         return full(status, body.getBytes(StandardCharsets.ISO_8859_1), headers);
     }
 
-    static final App OK = call -> full("200 OK", "ok", "Content-Type", "text/plain");
+    public static final App OK = call -> full("200 OK", "ok", "Content-Type", "text/plain");
 
     /** Answers with PATH_INFO as the body, to tell pipelined responses apart. */
-    static final App ECHO_PATH = call -> full("200 OK", call.env("PATH_INFO"), "Content-Type", "text/plain");
+    public static final App ECHO_PATH = call -> full("200 OK", call.env("PATH_INFO"), "Content-Type", "text/plain");
 
     /** Streams {@code chunks} through the exchange the way the shim does, then returns STREAMED. */
-    static App streaming(String status, String[] headers, String... chunks) {
+    public static App streaming(String status, String[] headers, String... chunks) {
         return call -> {
             call.exchange().send(status, String.join("\0", headers), headers.length / 2,
                     chunks[0].getBytes(StandardCharsets.ISO_8859_1));

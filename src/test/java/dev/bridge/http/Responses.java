@@ -11,13 +11,13 @@ import java.util.Map;
  * would frame them (1xx, 204, 304 and responses to HEAD have no body; else chunked, Content-Length, or
  * everything up to the end). Anything malformed is an {@link AssertionError}.
  */
-final class Responses {
+public final class Responses {
 
-    record Response(String version, int status, String reason, List<Map.Entry<String, String>> headers,
+    public record Response(String version, int status, String reason, List<Map.Entry<String, String>> headers,
                     byte[] body, boolean chunked) {
 
         /** The first value of a header (name matched case-insensitively), or null. */
-        String header(String name) {
+        public String header(String name) {
             for (Map.Entry<String, String> h : headers) {
                 if (h.getKey().equalsIgnoreCase(name)) {
                     return h.getValue();
@@ -26,11 +26,11 @@ final class Responses {
             return null;
         }
 
-        List<String> all(String name) {
+        public List<String> all(String name) {
             return headers.stream().filter(h -> h.getKey().equalsIgnoreCase(name)).map(Map.Entry::getValue).toList();
         }
 
-        String text() {
+        public String text() {
             return new String(body, StandardCharsets.ISO_8859_1);
         }
     }
@@ -38,25 +38,25 @@ final class Responses {
     private final byte[] data;
     private int pos;
 
-    Responses(byte[] data) {
+    public Responses(byte[] data) {
         this.data = data;
     }
 
-    boolean hasMore() {
+    public boolean hasMore() {
         return pos < data.length;
     }
 
     /** Bytes not read yet, as text. */
-    String rest() {
+    public String rest() {
         return new String(data, pos, data.length - pos, StandardCharsets.ISO_8859_1);
     }
 
-    Response next() {
+    public Response next() {
         return next(false);
     }
 
     /** Reads one response; {@code toHead}: it answers a HEAD request, so it has no body whatever its headers say. */
-    Response next(boolean toHead) {
+    public Response next(boolean toHead) {
         if (!hasMore()) {
             throw new AssertionError("expected a response, but there are no more bytes");
         }

@@ -22,12 +22,14 @@ import java.util.regex.Pattern;
 public final class BridgeServer implements AutoCloseable {
 
     private static final Pattern LISTENING = Pattern.compile("listening on http://([^ ]+):(\\d+)");
+    private static final Pattern UWSGI_LISTENING = Pattern.compile("listening on uwsgi://([^ ]+):(\\d+)");
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(30);
 
     private final Process process;
     private final List<String> lines = new ArrayList<>();
     private final CountDownLatch ready = new CountDownLatch(1);
     private volatile int port = -1;
+    private volatile int uwsgiPort = -1;
 
     private BridgeServer(Process process) {
         this.process = process;
@@ -102,6 +104,10 @@ public final class BridgeServer implements AutoCloseable {
                 if (m.find() && port < 0) {
                     port = Integer.parseInt(m.group(2));
                 }
+                Matcher u = UWSGI_LISTENING.matcher(line);
+                if (u.find() && uwsgiPort < 0) {
+                    uwsgiPort = Integer.parseInt(u.group(2));
+                }
                 if (line.contains(" ready: ")) {
                     ready.countDown();
                 }
@@ -115,6 +121,11 @@ public final class BridgeServer implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** The port of the first TCP --uwsgi-socket listener (from the master's "listening on uwsgi://..."), or -1. */
+    public int uwsgiPort() {
+        return uwsgiPort;
     }
 
     public Process process() {

@@ -1,0 +1,313 @@
+package dev.bridge.uwsgi;
+
+import dev.bridge.config.CommandLine;
+import dev.bridge.config.Config;
+import dev.bridge.config.ConfigException;
+import dev.bridge.http.CapturingLogger;
+import dev.bridge.http.FakePython;
+import dev.bridge.http.Responses;
+import dev.bridge.transport.WorkerChannels;
+import dev.bridge.wsgi.WsgiExchange;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import org.slf4j.event.Level;
+
+import java.io.ByteArrayOutputStream;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real uwsgi pipeline ({@link UwsgiInitializer}: {@link UwsgiDecoder}, {@link UwsgiConnection}) on an
+ * {@link EmbeddedChannel} that can half-close like the server's sockets, with Python replaced by
+ * {@link FakePython} at the {@link WorkerChannels} boundary (as in the HTTP tests' Pipeline). Every buffer
+ * the pipeline allocates comes from a {@link TrackingAllocator}, and every buffer the test sends is kept,
+ * so {@link #assertNothingLeaked()} can check that all were released.
+ */
+final class UwsgiPipeline implements AutoCloseable {
+
+    /** Lingering after the response: closed this long after the output was shut down. */
+    static final int LINGER_SECONDS = WorkerChannels.LINGER_SECONDS;
+
+    static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 3031);
+    static final InetSocketAddress REMOTE = new InetSocketAddress("127.0.0.1", 40000);
+
+    /**
+     * An embedded channel with TCP-like addresses that records shutdownOutput and writes after it. Like an
+     * accepted epoll channel, it still knows its addresses once closed.
+     */
+    static final class DuplexTestChannel extends EmbeddedChannel implements DuplexChannel {
+        boolean outputShutdown;
+        int writesAfterShutdown;
+
+        @Override
+        protected SocketAddress localAddress0() {
+            return LOCAL;
+        }
+
+        @Override
+        protected SocketAddress remoteAddress0() {
+            return REMOTE;
+        }
+
+        @Override
+        protected void handleOutboundMessage(Object msg) {
+            if (outputShutdown && !(msg instanceof ByteBuf b && !b.isReadable())) {
+                writesAfterShutdown++;
+            }
+            super.handleOutboundMessage(msg);
+        }
+
+        @Override
+        public boolean isInputShutdown() {
+            return false;
+        }
+
+        @Override
+        public ChannelFuture shutdownInput() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public ChannelFuture shutdownInput(ChannelPromise promise) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public boolean isOutputShutdown() {
+            return outputShutdown;
+        }
+
+        @Override
+        public ChannelFuture shutdownOutput() {
+            return shutdownOutput(newPromise());
+        }
+
+        @Override
+        public ChannelFuture shutdownOutput(ChannelPromise promise) {
+            outputShutdown = true;
+            return promise.setSuccess();
+        }
+
+        @Override
+        public boolean isShutdown() {
+            return outputShutdown;
+        }
+
+        @Override
+        public ChannelFuture shutdown() {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public ChannelFuture shutdown(ChannelPromise promise) {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    final DuplexTestChannel channel = new DuplexTestChannel();
+    /** The connection handler, kept: the pipeline forgets its handlers once the channel is closed. */
+    private final WorkerChannels.Connection connection;
+    final TrackingAllocator alloc = new TrackingAllocator();
+    final WorkerChannels workers;
+    final FakePython python;
+    final CapturingLogger log = new CapturingLogger();
+    final Config config;
+    private final List<ByteBuf> sent = new ArrayList<>();
+    private final ArrayDeque<WsgiExchange> waiting = new ArrayDeque<>();
+    private boolean hold;
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+    UwsgiPipeline(FakePython.App app, String... flags) {
+        config = config(flags);
+        python = new FakePython(app);
+        channel.config().setAllocator(alloc);
+        workers = new WorkerChannels(channel.eventLoop(), this::dispatched, config.threads());
+        channel.pipeline().addLast(new UwsgiInitializer(config, workers, log));
+        connection = (WorkerChannels.Connection) channel.pipeline().get("uwsgi");
+        // The channel was active before the handlers were added: tell them now, as accept would.
+        channel.pipeline().fireChannelActive();
+    }
+
+    /** A config from command-line flags (access log off); --module is supplied. */
+    static Config config(String... flags) {
+        List<String> args = new ArrayList<>(List.of("--module", "app:application", "--disable-logging"));
+        args.addAll(List.of(flags));
+        try {
+            return ((CommandLine.Run) CommandLine.parse(args)).config();
+        } catch (ConfigException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    private void dispatched(WsgiExchange exchange) {
+        if (hold) {
+            waiting.add(exchange);
+        } else {
+            exchange.run(python, python.router);
+        }
+    }
+
+    /** From now on dispatched requests wait until {@link #runPython()}. */
+    UwsgiPipeline holdPython() {
+        hold = true;
+        return this;
+    }
+
+    int waitingInPython() {
+        return waiting.size();
+    }
+
+    /** Serves the oldest held request, then lets the event loop finish it. */
+    UwsgiPipeline runPython() {
+        WsgiExchange ex = waiting.poll();
+        if (ex == null) {
+            throw new AssertionError("no request is waiting for Python");
+        }
+        ex.run(python, python.router);
+        channel.runPendingTasks();
+        return this;
+    }
+
+    /** One read of the socket. */
+    UwsgiPipeline send(byte[] bytes) {
+        ByteBuf b = Unpooled.wrappedBuffer(bytes);
+        sent.add(b);
+        if (channel.isOpen()) {
+            channel.writeInbound(b);
+        } else {
+            b.release(); // a closed socket reads nothing
+        }
+        channel.runPendingTasks();
+        channel.checkException();
+        return this;
+    }
+
+    /** {@code bytes} in several reads, cut at the given offsets. */
+    UwsgiPipeline sendSplit(byte[] bytes, int... cuts) {
+        int from = 0;
+        for (int cut : cuts) {
+            send(Packets.slice(bytes, from, cut));
+            from = cut;
+        }
+        return send(Packets.slice(bytes, from, bytes.length));
+    }
+
+    /** The client closes its end (EOF, then the channel is gone). */
+    UwsgiPipeline clientCloses() {
+        channel.close();
+        channel.runPendingTasks();
+        channel.checkException();
+        return this;
+    }
+
+    /** The client shuts its output down (its FIN, with half-closure allowed as the listeners do). */
+    UwsgiPipeline clientHalfCloses() {
+        channel.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        channel.runPendingTasks();
+        channel.checkException();
+        return this;
+    }
+
+    /** Everything written to the client so far (cumulative). */
+    byte[] output() {
+        for (Object msg = channel.readOutbound(); msg != null; msg = channel.readOutbound()) {
+            try {
+                if (!(msg instanceof ByteBuf b)) {
+                    throw new AssertionError("unexpected outbound message " + msg);
+                }
+                byte[] bytes = new byte[b.readableBytes()];
+                b.readBytes(bytes);
+                out.writeBytes(bytes);
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+        return out.toByteArray();
+    }
+
+    Responses responses() {
+        return new Responses(output());
+    }
+
+    /** The one response this connection wrote; fails if there is anything after it. */
+    Responses.Response response() {
+        Responses rs = responses();
+        Responses.Response r = rs.next();
+        if (rs.hasMore()) {
+            throw new AssertionError("more bytes after the response: " + rs.rest());
+        }
+        return r;
+    }
+
+    WorkerChannels.Connection connection() {
+        return connection;
+    }
+
+    /** Runs the connection's timeout check as if {@code seconds} had passed since it opened. */
+    void sweepAfter(int seconds) {
+        connection().sweep(System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds));
+        channel.runPendingTasks();
+    }
+
+    /** Lets the linger delay of a graceful close pass. */
+    void passLinger() {
+        channel.advanceTimeBy(LINGER_SECONDS + 1, TimeUnit.SECONDS);
+        channel.runScheduledPendingTasks();
+        channel.runPendingTasks();
+    }
+
+    boolean outputShutdown() {
+        return channel.outputShutdown;
+    }
+
+    /** The connection is being closed or is closed: output shut down, or the channel closed. */
+    boolean closing() {
+        return channel.outputShutdown || !channel.isOpen();
+    }
+
+    List<String> warnings() {
+        return log.messages(Level.WARN);
+    }
+
+    /** Every message logged at WARN or ERROR, for assertion messages. */
+    List<String> problems() {
+        List<String> all = new ArrayList<>(log.messages(Level.WARN));
+        all.addAll(log.messages(Level.ERROR));
+        return all;
+    }
+
+    /** Closes the channel as the end of a test would, then checks every buffer was released. */
+    void assertNothingLeaked() {
+        output();
+        channel.finishAndReleaseAll();
+        channel.runPendingTasks();
+        List<String> leaked = alloc.unreleased();
+        if (!leaked.isEmpty()) {
+            throw new AssertionError("buffers allocated by the pipeline and never released: " + leaked);
+        }
+        for (ByteBuf b : sent) {
+            if (b.refCnt() != 0) {
+                throw new AssertionError("a buffer read from the socket was never released (refCnt " + b.refCnt() + ")");
+            }
+        }
+        if (workers.connectionCount() != 0) {
+            throw new AssertionError("the connection is still registered with the worker after it closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        output();
+        channel.finishAndReleaseAll();
+    }
+}
