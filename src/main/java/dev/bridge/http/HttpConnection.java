@@ -53,7 +53,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
      * then see the connection fail; a client that is sending requests gets its next one answered with
      * {@code Connection: close} instead, which never fails.
      */
-    static final long DRAIN_IDLE_MILLIS = 500;
+    static final long DRAIN_IDLE_MILLIS = 2000;
 
     private final Config config;
     private final WorkerChannels channels;
@@ -435,7 +435,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
         idleSince = 0;
         boolean http10 = in.head.protocolVersion() == HttpVersion.HTTP_1_0;
         String summary = in.head.method().name() + " " + in.head.uri() + " " + in.head.protocolVersion().text();
-        WsgiRequest request = new WsgiRequest(environ, in.body, summary, System.nanoTime());
+        WsgiRequest request = new WsgiRequest(environ, in.body, summary, HttpEnviron.client(ctx.channel()), System.nanoTime());
         HttpResponder responder = new HttpResponder(this, config, encoder, log, request,
                 in.head.method().equals(HttpMethod.HEAD), http10, HttpUtil.isKeepAlive(in.head), true);
         active = responder;

@@ -239,7 +239,7 @@ public final class HttpResponder implements ResponseSink {
     private void accessLog(int code) {
         if (config.accessLog()) {
             double ms = (System.nanoTime() - request.startNanos()) / 1e6;
-            log.info(String.format("%s \"%s\" %d %d %.2fms", HttpEnviron.client(owner.ctx().channel()),
+            log.info(String.format("%s \"%s\" %d %d %.2fms", request.client(),
                     request.summary(), code, sent, ms));
         }
     }

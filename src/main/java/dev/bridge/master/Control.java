@@ -16,11 +16,12 @@ import java.util.function.Consumer;
  * (the worker inherits its end). Small on purpose; app output never goes on it.
  *
  * <pre>
- * worker -> master   READY                                  app loaded, listeners adopted, accepting
+ * worker -> master   READY                                  app loaded, listeners adopted; accepts on SERVE
  *                    HB served busySinceMillis [summary]    every {@link #HEARTBEAT_MILLIS} ms: requests served,
  *                                                           start (epoch ms, 0 = idle) and summary of the oldest
  *                                                           request in Python
- * master -> worker   STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
+ * master -> worker   SERVE     start accepting (a reload's new workers get it together, once all are ready)
+ *                    STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
  *                    RETIRE    replaced by a newer worker: close the listeners now, finish in-flight requests, exit
  * </pre>
  */
@@ -28,6 +29,7 @@ public final class Control {
 
     public static final String READY = "READY";
     public static final String HEARTBEAT = "HB";
+    public static final String SERVE = "SERVE";
     public static final String STOP = "STOP";
     public static final String RETIRE = "RETIRE";
     /** Not sent on the wire: what the worker's link reports when the master's end closed. */

@@ -288,14 +288,18 @@ public final class Master {
                 + (w.readyAt - w.spawnedAt) / 1_000_000 + " ms");
         boolean ofReload = reload != null && reload.workers.get(w.slot) == w;
         if (ofReload && reload.mode == Config.ReloadMode.ALL) {
+            // A new generation serves only once all of it is ready: no mixed versions, and an aborted
+            // reload never served a request.
             if (reload.workers.values().stream().allMatch(r -> r.state == WorkerProcess.State.READY)) {
                 for (WorkerProcess r : reload.workers.values()) {
+                    r.send(Control.SERVE);
                     takeOver(r);
                 }
                 finishReload();
             }
             return;
         }
+        w.send(Control.SERVE);
         takeOver(w);
         if (ofReload) {
             nextInChain();

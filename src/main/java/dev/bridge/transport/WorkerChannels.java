@@ -77,8 +77,16 @@ public final class WorkerChannels {
         return loop;
     }
 
+    /** Adds a listener, not accepting yet. */
     public void addServer(Channel server) {
         servers.add(server);
+    }
+
+    /** Starts accepting on every listener (the master said SERVE). */
+    public void startAccepting() {
+        if (!draining && !paused) {
+            setAccepting(true);
+        }
     }
 
     public void register(Connection c) {

@@ -29,6 +29,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class UwsgiConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection, HttpResponder.Owner {
 
+    /** While draining, how long a connection that sent nothing is kept, in milliseconds. */
+    static final long DRAIN_SILENT_MILLIS = 1000;
     /** A pong: modifier1 100, datasize 0. */
     private static final byte[] PONG = {100, 0, 0, 0};
 
@@ -41,6 +43,8 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
     private RequestBody body;
     private HttpResponder active;
     private boolean done;
+    private boolean draining;
+    private boolean bytesSeen;
     private final long openedAt = System.nanoTime();
 
     UwsgiConnection(Config config, WorkerChannels channels, ResponseEncoder encoder, Logger log) {
@@ -142,7 +146,8 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
         String method = head.vars().get("REQUEST_METHOD");
         String protocol = head.vars().getOrDefault("SERVER_PROTOCOL", "HTTP/1.1");
         String summary = method + " " + head.vars().getOrDefault("REQUEST_URI", head.vars().getOrDefault("PATH_INFO", "")) + " " + protocol;
-        WsgiRequest request = new WsgiRequest(environ, body, summary, System.nanoTime());
+        String client = head.vars().getOrDefault("REMOTE_ADDR", "-") + ":" + head.vars().getOrDefault("REMOTE_PORT", "-");
+        WsgiRequest request = new WsgiRequest(environ, body, summary, client, System.nanoTime());
         active = new HttpResponder(this, config, encoder, log, request, method.equals("HEAD"),
                 protocol.equals("HTTP/1.0"), false, false);
         channels.dispatch(new WsgiExchange(request, active, ctx.channel().eventLoop(), log));
@@ -211,15 +216,33 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
 
     @Override
     public void sweep(long now) {
-        if (!done && now - openedAt > TimeUnit.SECONDS.toNanos(config.headerTimeout())) {
+        if (done) {
+            return;
+        }
+        if (now - openedAt > TimeUnit.SECONDS.toNanos(config.headerTimeout())) {
             fail("the request was not received within " + config.headerTimeout() + " s");
+        } else if (draining && !bytesSeen && now - openedAt > TimeUnit.MILLISECONDS.toNanos(DRAIN_SILENT_MILLIS)) {
+            ctx.close(); // accepted but never spoke: nothing to lose
         }
     }
 
+    /**
+     * A draining worker finishes every request that has begun to arrive (closing with unread input would
+     * reset it: nginx's 502); a connection that has sent nothing is closed after {@value #DRAIN_SILENT_MILLIS} ms.
+     */
     @Override
     public void drain() {
-        if (!done && head == null) {
-            ctx.close(); // nothing received yet
-        }
+        draining = true;
+    }
+
+    /** A handler to put before the decoder: notes that the peer has sent something. */
+    ChannelInboundHandlerAdapter readMarker() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext c, Object msg) {
+                bytesSeen = true;
+                c.fireChannelRead(msg);
+            }
+        };
     }
 }

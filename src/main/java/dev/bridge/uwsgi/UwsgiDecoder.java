@@ -15,6 +15,9 @@ import java.util.Map;
  * of little-endian u16-length keys and values, then CONTENT_LENGTH bytes of body, streamed on in pieces
  * of at most {@value #MAX_BODY_PIECE} bytes.
  *
+ * <p>A repeated {@code HTTP_*} var is a request header the client repeated (nginx passes each line on):
+ * its values are joined with "," ("; " for cookies). Any other repeated var is bad input.
+ *
  * <p>A state machine in the manner of Netty's binary memcache decoder: bad input does not throw through
  * the pipeline; it emits one {@link UwsgiPacket.Bad} with the reason and discards everything after.
  * Limits: vars block at most {@code maxVars} bytes ({@code --buffer-size}), at most {@value #MAX_VARS}
@@ -121,8 +124,13 @@ public final class UwsgiDecoder extends ByteToMessageDecoder {
             if (value.indexOf('\0') >= 0) {
                 return "a NUL byte in the value of " + key;
             }
-            if (vars.put(key, value) != null) {
-                return "var " + key + " given twice";
+            String earlier = vars.putIfAbsent(key, value);
+            if (earlier != null) {
+                if (!key.startsWith("HTTP_")) {
+                    return "var " + key + " given twice";
+                }
+                // nginx passes a repeated request header as a repeated var: join it as HTTP does
+                vars.put(key, earlier + (key.equals("HTTP_COOKIE") ? "; " : ",") + value);
             }
         }
         String cl = vars.get("CONTENT_LENGTH");

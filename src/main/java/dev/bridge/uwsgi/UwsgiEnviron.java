@@ -11,7 +11,8 @@ import java.util.Map;
  * <ul>
  *   <li>{@code wsgi.url_scheme} is https when {@code UWSGI_SCHEME} says so or {@code HTTPS} is on, else the
  *       {@code REQUEST_SCHEME} var, else http.
- *   <li>modifier1 30 strips SCRIPT_NAME from the front of PATH_INFO (uWSGI's mountpoint behaviour).
+ *   <li>modifier1 30 strips SCRIPT_NAME from the front of PATH_INFO at a segment boundary (uWSGI's
+ *       mountpoint behaviour); a PATH_INFO outside the mount point keeps its whole path, SCRIPT_NAME empty.
  *   <li>Without PATH_INFO, it is the percent-decoded path of REQUEST_URI.
  *   <li>HTTP_TRANSFER_ENCODING is left in the environ but plays no part in framing: the body is always
  *       CONTENT_LENGTH bytes (nginx de-chunks uploads).
@@ -38,8 +39,12 @@ final class UwsgiEnviron {
                 return null;
             }
         }
-        if (req.modifier1() == UwsgiDecoder.WSGI_STRIP_SCRIPT_NAME && !scriptName.isEmpty() && pathInfo.startsWith(scriptName)) {
-            pathInfo = pathInfo.substring(scriptName.length());
+        if (req.modifier1() == UwsgiDecoder.WSGI_STRIP_SCRIPT_NAME && !scriptName.isEmpty()) {
+            if (pathInfo.equals(scriptName) || pathInfo.startsWith(scriptName + "/")) {
+                pathInfo = pathInfo.substring(scriptName.length());
+            } else {
+                scriptName = ""; // /app does not mount /application: the whole path is the app's
+            }
         }
         String scheme = vars.get("UWSGI_SCHEME");
         if (scheme == null) {

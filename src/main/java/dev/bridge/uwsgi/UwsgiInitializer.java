@@ -7,7 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import org.slf4j.Logger;
 
-/** Assembles a uwsgi connection's pipeline: decoder, connection handler. Event loop, on accept. */
+/** Assembles a uwsgi connection's pipeline: read marker, decoder, connection handler. Event loop, on accept. */
 public final class UwsgiInitializer extends ChannelInitializer<Channel> {
 
     private final Config config;
@@ -23,8 +23,10 @@ public final class UwsgiInitializer extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
+        UwsgiConnection connection = new UwsgiConnection(config, channels, encoder, log);
         ch.pipeline()
+                .addLast("mark", connection.readMarker())
                 .addLast("decoder", new UwsgiDecoder(config.bufferSize()))
-                .addLast("uwsgi", new UwsgiConnection(config, channels, encoder, log));
+                .addLast("uwsgi", connection);
     }
 }

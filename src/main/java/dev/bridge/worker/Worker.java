@@ -34,7 +34,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A worker process, spawned by the master: boot (Python and the app on the Python threads while the
- * event loop adopts the inherited listeners), report READY, serve, then drain and exit. Runs on the main
+ * event loop adopts the inherited listeners), report READY, accept once the master says SERVE, then drain
+ * and exit. Runs on the main
  * thread; signal handlers and the master link only enqueue, the main thread acts.
  *
  * <ul>
@@ -122,12 +123,7 @@ public final class Worker {
                 return code;
             }
             long booted = System.nanoTime();
-            for (Channel s : servers) {
-                channels.loop().execute(() -> {
-                    channels.addServer(s);
-                    s.config().setAutoRead(true);
-                });
-            }
+            channels.loop().execute(() -> servers.forEach(channels::addServer));
             master.send(Control.READY);
             channels.loop().scheduleAtFixedRate(() -> heartbeat(master, python), Control.HEARTBEAT_MILLIS,
                     Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
@@ -176,7 +172,8 @@ public final class Worker {
         for (int i = 0; i < servers.size(); i++) {
             SocketAddress a = servers.get(i).localAddress();
             String scheme = config.listeners().get(i).protocol() == ListenAddress.Protocol.UWSGI ? "uwsgi://" : "http://";
-            out.add(scheme + (a instanceof InetSocketAddress in ? in.getAddress().getHostAddress() + ":" + in.getPort() : a));
+            ListenAddress l = config.listeners().get(i);
+            out.add(scheme + (a instanceof InetSocketAddress in ? in.getAddress().getHostAddress() + ":" + in.getPort() : l.unixPath()));
         }
         return String.join(", ", out);
     }
@@ -212,6 +209,14 @@ public final class Worker {
 
     private int awaitStop(WorkerChannels channels, PythonThreads python) throws InterruptedException {
         String event = events.take();
+        boolean serving = false;
+        while (event.equals(Control.SERVE)) {
+            if (!serving) {
+                serving = true;
+                channels.loop().execute(channels::startAccepting);
+            }
+            event = events.take();
+        }
         switch (event) {
             case "INT" -> {
                 log.info("SIGINT: stopping now");
@@ -222,7 +227,7 @@ public final class Worker {
             default -> log.info((event.equals("TERM") ? "SIGTERM" : "stop") + ": graceful stop, in-flight requests get "
                     + config.gracefulTimeout() + " s");
         }
-        long sweep = event.equals(Control.RETIRE) ? 0 : ACCEPT_SWEEP_MILLIS;
+        long sweep = event.equals(Control.RETIRE) || !serving ? 0 : ACCEPT_SWEEP_MILLIS;
         boolean done = channels.drain(sweep).await(config.gracefulTimeout() * 1000L + sweep, TimeUnit.MILLISECONDS);
         if (!done) {
             log.warn("graceful stop: " + channels.connectionCount() + " connection(s) still busy after "
