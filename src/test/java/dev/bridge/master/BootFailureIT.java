@@ -83,7 +83,7 @@ class BootFailureIT {
             int slotOneFailures = MasterTesting.matches(log, slotOneFailure).size();
             long slotOneProcesses = MasterTesting.matches(log, Pattern.compile("worker-1\\[(\\d+)\\] - cannot load the app"))
                     .stream().map(m -> m.group(1)).distinct().count();
-            assertTrue(server.process.isAlive(), "the master gave up (exit code " + server.process.exitValue()
+            assertTrue(server.process.isAlive(), () -> "the master gave up (exit code " + server.process.exitValue()
                     + ") after worker 1 failed " + slotOneProcesses + " time(s), while worker 2 was still "
                     + "loading the app; log:\n" + log);
             assertTrue(ready, "worker 2 did not become ready; log:\n" + log);
