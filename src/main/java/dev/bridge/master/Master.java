@@ -94,6 +94,7 @@ public final class Master {
     private final List<String> userArgs;
     private final Logger log;
     private final Spawner spawner = new Spawner();
+    private final ClassDataArchive classData;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private final List<Channel> listeners = new ArrayList<>();
@@ -129,6 +130,7 @@ public final class Master {
         this.userArgs = userArgs;
         this.log = Log.get();
         this.wanted = config.workers();
+        this.classData = ClassDataArchive.forWorkers(config, python, WorkerCommand.ownJar());
     }
 
     /** Runs the server until it is stopped; returns the process's exit code. */
@@ -337,7 +339,7 @@ public final class Master {
         env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;
         try {
-            pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, slot), env, inherit);
+            pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, slot, classData.flags()), env, inherit);
         } finally {
             spawner.close(pair[1]);
         }
@@ -365,6 +367,7 @@ public final class Master {
             long r = spawner.posix().waitpid(w.pid, status, 1 /* WNOHANG */);
             if (r == w.pid) {
                 workers.remove(w.pid);
+                classData.workerExited();
                 if (w.control != null) {
                     w.control.close();
                 }

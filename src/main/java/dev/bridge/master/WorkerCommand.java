@@ -21,11 +21,13 @@ public final class WorkerCommand {
     private WorkerCommand() {}
 
     /** @param slot the worker's number, also shown in {@code ps} as {@code -Dbridge.worker=N} */
-    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs, int slot) {
+    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs, int slot,
+                                    List<String> extraJvmArgs) {
         List<String> argv = new ArrayList<>();
         argv.add(javaExecutable());
         argv.add("-Dbridge.worker=" + slot);
         argv.addAll(config.jvmArgs());
+        argv.addAll(extraJvmArgs);
         argv.addAll(python.toJvmFlags());
         argv.add("-cp");
         argv.add(ownJar() + File.pathSeparator + python.jepJar());
@@ -40,7 +42,7 @@ public final class WorkerCommand {
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     }
 
-    static String ownJar() {
+    public static String ownJar() {
         try {
             return Path.of(WorkerCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
         } catch (Exception e) {

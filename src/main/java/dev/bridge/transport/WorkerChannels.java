@@ -212,7 +212,10 @@ public final class WorkerChannels {
         }
         ch.config().setAutoRead(true);
         if (ch instanceof DuplexChannel duplex) {
-            duplex.shutdownOutput().addListener(f -> ch.eventLoop().schedule(() -> ch.close(), LINGER_SECONDS, TimeUnit.SECONDS));
+            duplex.shutdownOutput().addListener(f -> {
+                var linger = ch.eventLoop().schedule(() -> ch.close(), LINGER_SECONDS, TimeUnit.SECONDS);
+                ch.closeFuture().addListener(c -> linger.cancel(false)); // the client's FIN usually comes first
+            });
         } else {
             ch.close();
         }
