@@ -371,8 +371,9 @@ class Server:
     """A server process started in a new session, so that it and all its children can be
     signalled as a group and checked for leftovers."""
 
-    def __init__(self, argv, log_path, env_extra=None):
+    def __init__(self, argv, log_path, env_extra=None, stop_signal=signal.SIGTERM):
         self.argv = argv
+        self.stop_signal = stop_signal
         self.log_path = log_path
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         self.log = open(log_path, "w")
@@ -414,14 +415,14 @@ class Server:
         return predicate(self.pids())
 
     def stop(self, grace=STOP_GRACE):
-        """SIGTERM to the server's main process (a master stops its own workers), up to grace seconds,
-        then SIGKILL to every process still in the session. Returns a note when something had to be
-        killed."""
+        """SIGTERM (or the server's own stop signal) to the server's main process (a master stops its own
+        workers), up to grace seconds, then SIGKILL to every process still in the session. Returns a note
+        when something had to be killed."""
         if self in _LIVE:
             _LIVE.remove(self)
         sid, note = self.pid, None
         try:
-            os.kill(sid, signal.SIGTERM)
+            os.kill(sid, self.stop_signal)
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + grace
