@@ -241,7 +241,9 @@ class Server:
             status = get_status(port)
             if status == 200:
                 return time.monotonic() - self.started, None
-            if status is not None:
+            if status in (502, 503, 504):
+                pass  # a proxy in front of a backend still booting
+            elif status is not None:
                 return None, "GET / answered %d, not 200" % status
             time.sleep(POLL_INTERVAL)
         return None, "no 200 within %.0f s" % timeout
