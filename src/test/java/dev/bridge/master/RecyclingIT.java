@@ -29,7 +29,7 @@ class RecyclingIT {
 
     @Test
     void maxRequestsReplacesWorkersUnderLoadWithoutAFailedRequest() throws Exception {
-        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2", "--max-requests", "200")) {
+        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2", "--max-requests", "200", "--disable-logging")) {
             long master = server.process().pid();
             Map<Long, Integer> first = MasterTesting.awaitReady(server, 2, BOOT);
             MasterTesting.Load load = new MasterTesting.Load(server.port(), "/sleep?ms=2", 4, 10_000);

@@ -102,7 +102,7 @@ class SignalsIT {
 
     @Test
     void hupReplacesEveryWorkerWhileRequestsKeepSucceeding() throws Exception {
-        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2")) {
+        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2", "--disable-logging")) {
             long master = server.process().pid();
             Set<Long> old = new LinkedHashSet<>(MasterTesting.awaitReady(server, 2, BOOT).keySet());
             MasterTesting.Load load = new MasterTesting.Load(server.port(), "/sleep?ms=5", 3, 10_000);

@@ -36,7 +36,7 @@ class WorkerCrashIT {
     void killedWorkersUnderLoadAreReplacedAndServiceContinues() throws Exception {
         long seed = System.nanoTime();
         Random random = new Random(seed);
-        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "3")) {
+        try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "3", "--disable-logging")) {
             long master = server.process().pid();
             MasterTesting.awaitReady(server, 3, BOOT);
             Map<Long, Long> killedAt = new HashMap<>(); // victim pid -> System.nanoTime() right after kill -9

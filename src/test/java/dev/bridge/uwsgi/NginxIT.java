@@ -89,7 +89,7 @@ class NginxIT {
                 "--uwsgi-socket", "127.0.0.1:0",
                 "--uwsgi-socket", socket.toString(),
                 "--chmod-socket", "660",
-                "--workers", "2");
+                "--workers", "2", "--disable-logging");
         assertTrue(bridge.uwsgiPort() > 0, "the master logs its uwsgi listener: " + bridge.log());
         for (Route r : Route.values()) {
             ports.put(r, Nginx.freePort());
