@@ -140,8 +140,14 @@ public final class Master {
     }
 
     private int run() {
+        long ignored = ignoredSignals();
         for (String name : List.of("TERM", "INT", "HUP", "TTIN", "TTOU", "USR1")) {
-            Signal.handle(new Signal(name), s -> events.add(new SignalEvent(s.getName())));
+            Signal signal = new Signal(name);
+            if ((ignored & (1L << (signal.getNumber() - 1))) != 0) {
+                spawner.restoreDefault(signal.getNumber());
+                log.info("SIG" + name + " was inherited as ignored (nohup?): handling it anyway");
+            }
+            Signal.handle(signal, s -> events.add(new SignalEvent(s.getName())));
         }
         try {
             bindListeners();
@@ -669,6 +675,20 @@ public final class Master {
             log.info("  " + w.name() + " generation " + w.generation + ", " + w.state.name().toLowerCase()
                     + ", up " + (now - w.spawnedAt) / 1_000_000_000 + " s, " + w.served + " request(s), " + busy);
         }
+    }
+
+    /** The signals this process ignores, as the bit mask of /proc/self/status (bit n-1 is signal n). */
+    private static long ignoredSignals() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("SigIgn:")) {
+                    return Long.parseUnsignedLong(line.substring(7).trim(), 16);
+                }
+            }
+        } catch (IOException | NumberFormatException ignored) {
+            // not Linux: nothing known
+        }
+        return 0;
     }
 
     private static long residentMegabytes(long pid) {

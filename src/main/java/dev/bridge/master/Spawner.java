@@ -84,6 +84,21 @@ final class Spawner {
         posix().close(fd);
     }
 
+    /** libc's signal(2), to give a signal back its default disposition (a null handler is SIG_DFL). */
+    public interface LibC {
+        jnr.ffi.Pointer signal(int signum, jnr.ffi.Pointer handler);
+    }
+
+    /**
+     * Gives {@code signum} its default disposition. A process started under nohup, or in the background by
+     * a non-interactive shell, inherits SIGHUP or SIGINT as ignored, and a JVM does not install handlers for
+     * signals it inherits as ignored: without this, reload by SIGHUP would silently do nothing.
+     */
+    void restoreDefault(int signum) {
+        posix(); // the native libraries are loaded with jnr-posix
+        jnr.ffi.LibraryLoader.create(LibC.class).load("c").signal(signum, null);
+    }
+
     private static Set<Integer> openDescriptors() {
         Set<Integer> fds = new TreeSet<>();
         String[] names = new File("/proc/self/fd").list();
