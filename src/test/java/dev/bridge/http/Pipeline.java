@@ -1,5 +1,7 @@
 package dev.bridge.http;
 
+import dev.bridge.testing.HalfClosingChannel;
+
 import dev.bridge.config.CommandLine;
 import dev.bridge.config.Config;
 import dev.bridge.config.ConfigException;
@@ -7,8 +9,6 @@ import dev.bridge.transport.WorkerChannels;
 import dev.bridge.wsgi.WsgiExchange;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
@@ -36,7 +36,7 @@ final class Pipeline implements AutoCloseable {
     static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 8000);
     static final InetSocketAddress REMOTE = new InetSocketAddress("10.1.2.3", 54321);
 
-    /** An embedded channel with TCP-like addresses. */
+    /** An embedded channel with TCP-like addresses that cannot half-close. */
     static class TestChannel extends EmbeddedChannel {
         @Override
         protected SocketAddress localAddress0() {
@@ -49,67 +49,7 @@ final class Pipeline implements AutoCloseable {
         }
     }
 
-    /** ... that can half-close like a socket: records shutdownOutput and anything written after it. */
-    static final class DuplexTestChannel extends TestChannel implements DuplexChannel {
-        boolean outputShutdown;
-        int writesAfterShutdown;
-
-        @Override
-        protected void handleOutboundMessage(Object msg) {
-            if (outputShutdown && !(msg instanceof ByteBuf b && !b.isReadable())) {
-                writesAfterShutdown++;
-            }
-            super.handleOutboundMessage(msg);
-        }
-
-        @Override
-        public boolean isInputShutdown() {
-            return false;
-        }
-
-        @Override
-        public ChannelFuture shutdownInput() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public ChannelFuture shutdownInput(ChannelPromise promise) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public boolean isOutputShutdown() {
-            return outputShutdown;
-        }
-
-        @Override
-        public ChannelFuture shutdownOutput() {
-            return shutdownOutput(newPromise());
-        }
-
-        @Override
-        public ChannelFuture shutdownOutput(ChannelPromise promise) {
-            outputShutdown = true;
-            return promise.setSuccess();
-        }
-
-        @Override
-        public boolean isShutdown() {
-            return outputShutdown;
-        }
-
-        @Override
-        public ChannelFuture shutdown() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public ChannelFuture shutdown(ChannelPromise promise) {
-            throw new UnsupportedOperationException();
-        }
-    }
-
-    final TestChannel channel;
+    final EmbeddedChannel channel;
     final WorkerChannels workers;
     final FakePython python;
     final CapturingLogger log = new CapturingLogger();
@@ -125,7 +65,7 @@ final class Pipeline implements AutoCloseable {
     Pipeline(FakePython.App app, boolean duplex, String... flags) {
         config = config(flags);
         python = new FakePython(app);
-        channel = duplex ? new DuplexTestChannel() : new TestChannel();
+        channel = duplex ? new HalfClosingChannel(LOCAL, REMOTE, false) : new TestChannel();
         workers = new WorkerChannels(channel.eventLoop(), this::dispatched, config.threads());
         channel.pipeline().addLast(new HttpInitializer(config, workers, log));
         // The channel was active before the handlers were added: tell them now, as accept would.
@@ -216,11 +156,11 @@ final class Pipeline implements AutoCloseable {
     }
 
     boolean outputShutdown() {
-        return channel instanceof DuplexTestChannel d && d.outputShutdown;
+        return channel instanceof HalfClosingChannel d && d.outputShutdown;
     }
 
     int writesAfterShutdown() {
-        return channel instanceof DuplexTestChannel d ? d.writesAfterShutdown : 0;
+        return channel instanceof HalfClosingChannel d ? d.writesAfterShutdown : 0;
     }
 
     /** Whether the connection is being closed or is closed: output shut down, or the channel closed. */

@@ -6,21 +6,18 @@ import dev.bridge.config.ConfigException;
 import dev.bridge.http.CapturingLogger;
 import dev.bridge.http.FakePython;
 import dev.bridge.http.Responses;
+import dev.bridge.testing.HalfClosingChannel;
 import dev.bridge.transport.WorkerChannels;
 import dev.bridge.wsgi.WsgiExchange;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.event.Level;
 
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,80 +38,8 @@ final class UwsgiPipeline implements AutoCloseable {
     static final InetSocketAddress LOCAL = new InetSocketAddress("127.0.0.1", 3031);
     static final InetSocketAddress REMOTE = new InetSocketAddress("127.0.0.1", 40000);
 
-    /**
-     * An embedded channel with TCP-like addresses that records shutdownOutput and writes after it. Like an
-     * accepted epoll channel, it still knows its addresses once closed.
-     */
-    static final class DuplexTestChannel extends EmbeddedChannel implements DuplexChannel {
-        boolean outputShutdown;
-        int writesAfterShutdown;
-
-        @Override
-        protected SocketAddress localAddress0() {
-            return LOCAL;
-        }
-
-        @Override
-        protected SocketAddress remoteAddress0() {
-            return REMOTE;
-        }
-
-        @Override
-        protected void handleOutboundMessage(Object msg) {
-            if (outputShutdown && !(msg instanceof ByteBuf b && !b.isReadable())) {
-                writesAfterShutdown++;
-            }
-            super.handleOutboundMessage(msg);
-        }
-
-        @Override
-        public boolean isInputShutdown() {
-            return false;
-        }
-
-        @Override
-        public ChannelFuture shutdownInput() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public ChannelFuture shutdownInput(ChannelPromise promise) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public boolean isOutputShutdown() {
-            return outputShutdown;
-        }
-
-        @Override
-        public ChannelFuture shutdownOutput() {
-            return shutdownOutput(newPromise());
-        }
-
-        @Override
-        public ChannelFuture shutdownOutput(ChannelPromise promise) {
-            outputShutdown = true;
-            return promise.setSuccess();
-        }
-
-        @Override
-        public boolean isShutdown() {
-            return outputShutdown;
-        }
-
-        @Override
-        public ChannelFuture shutdown() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public ChannelFuture shutdown(ChannelPromise promise) {
-            throw new UnsupportedOperationException();
-        }
-    }
-
-    final DuplexTestChannel channel = new DuplexTestChannel();
+    /** Like an accepted epoll channel, it still knows its addresses once closed. */
+    final HalfClosingChannel channel = new HalfClosingChannel(LOCAL, REMOTE, true);
     /** The connection handler, kept: the pipeline forgets its handlers once the channel is closed. */
     private final WorkerChannels.Connection connection;
     final TrackingAllocator alloc = new TrackingAllocator();
