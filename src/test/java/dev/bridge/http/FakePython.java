@@ -10,6 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,10 +46,42 @@ public final class FakePython implements Interpreter {
     }
 
     public final List<Call> calls = new ArrayList<>();
+    private final ArrayDeque<WsgiExchange> waiting = new ArrayDeque<>();
+    private boolean hold;
     private final App app;
 
     public FakePython(App app) {
         this.app = app;
+    }
+
+    /**
+     * Where the worker hands requests to Python: served at once, on the test thread as a Python thread
+     * would, or kept waiting after {@link #hold()} until {@link #runNext()}.
+     */
+    public void dispatch(WsgiExchange exchange) {
+        if (hold) {
+            waiting.add(exchange);
+        } else {
+            exchange.run(this, router);
+        }
+    }
+
+    /** From now on dispatched requests wait until {@link #runNext()}. */
+    public void hold() {
+        hold = true;
+    }
+
+    public int waiting() {
+        return waiting.size();
+    }
+
+    /** Serves the oldest waiting request. */
+    public void runNext() {
+        WsgiExchange ex = waiting.poll();
+        if (ex == null) {
+            throw new AssertionError("no request is waiting for Python");
+        }
+        ex.run(this, router);
     }
 
     /** A whole response in the shim's format; headers are name, value pairs. */

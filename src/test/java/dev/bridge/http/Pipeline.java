@@ -1,12 +1,10 @@
 package dev.bridge.http;
 
 import dev.bridge.testing.HalfClosingChannel;
+import dev.bridge.testing.TestConfig;
 
-import dev.bridge.config.CommandLine;
 import dev.bridge.config.Config;
-import dev.bridge.config.ConfigException;
 import dev.bridge.transport.WorkerChannels;
-import dev.bridge.wsgi.WsgiExchange;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -17,9 +15,6 @@ import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -54,8 +49,6 @@ final class Pipeline implements AutoCloseable {
     final FakePython python;
     final CapturingLogger log = new CapturingLogger();
     final Config config;
-    private final ArrayDeque<WsgiExchange> waiting = new ArrayDeque<>();
-    private boolean hold;
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
     Pipeline(FakePython.App app, String... flags) {
@@ -63,51 +56,28 @@ final class Pipeline implements AutoCloseable {
     }
 
     Pipeline(FakePython.App app, boolean duplex, String... flags) {
-        config = config(flags);
+        config = TestConfig.of(flags);
         python = new FakePython(app);
         channel = duplex ? new HalfClosingChannel(LOCAL, REMOTE, false) : new TestChannel();
-        workers = new WorkerChannels(channel.eventLoop(), this::dispatched, config.threads());
+        workers = new WorkerChannels(channel.eventLoop(), python::dispatch, config.threads());
         channel.pipeline().addLast(new HttpInitializer(config, workers, log));
         // The channel was active before the handlers were added: tell them now, as accept would.
         channel.pipeline().fireChannelActive();
     }
 
-    /** A config from command-line flags (logging off unless asked); --module is supplied. */
-    static Config config(String... flags) {
-        List<String> args = new ArrayList<>(List.of("--module", "app:application", "--disable-logging"));
-        args.addAll(List.of(flags));
-        try {
-            return ((CommandLine.Run) CommandLine.parse(args)).config();
-        } catch (ConfigException e) {
-            throw new IllegalArgumentException(e);
-        }
-    }
-
-    private void dispatched(WsgiExchange exchange) {
-        if (hold) {
-            waiting.add(exchange);
-        } else {
-            exchange.run(python, python.router);
-        }
-    }
-
     /** From now on dispatched requests wait in {@link #waitingInPython()} until {@link #runPython()}. */
     Pipeline holdPython() {
-        hold = true;
+        python.hold();
         return this;
     }
 
     int waitingInPython() {
-        return waiting.size();
+        return python.waiting();
     }
 
     /** Serves the oldest held request, then lets the event loop finish it. */
     Pipeline runPython() {
-        WsgiExchange ex = waiting.poll();
-        if (ex == null) {
-            throw new AssertionError("no request is waiting for Python");
-        }
-        ex.run(python, python.router);
+        python.runNext();
         channel.runPendingTasks();
         return this;
     }

@@ -1,14 +1,12 @@
 package dev.bridge.uwsgi;
 
-import dev.bridge.config.CommandLine;
 import dev.bridge.config.Config;
-import dev.bridge.config.ConfigException;
 import dev.bridge.http.CapturingLogger;
 import dev.bridge.http.FakePython;
 import dev.bridge.http.Responses;
 import dev.bridge.testing.HalfClosingChannel;
+import dev.bridge.testing.TestConfig;
 import dev.bridge.transport.WorkerChannels;
-import dev.bridge.wsgi.WsgiExchange;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -18,7 +16,6 @@ import org.slf4j.event.Level;
 
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -48,57 +45,32 @@ final class UwsgiPipeline implements AutoCloseable {
     final CapturingLogger log = new CapturingLogger();
     final Config config;
     private final List<ByteBuf> sent = new ArrayList<>();
-    private final ArrayDeque<WsgiExchange> waiting = new ArrayDeque<>();
-    private boolean hold;
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
     UwsgiPipeline(FakePython.App app, String... flags) {
-        config = config(flags);
+        config = TestConfig.of(flags);
         python = new FakePython(app);
         channel.config().setAllocator(alloc);
-        workers = new WorkerChannels(channel.eventLoop(), this::dispatched, config.threads());
+        workers = new WorkerChannels(channel.eventLoop(), python::dispatch, config.threads());
         channel.pipeline().addLast(new UwsgiInitializer(config, workers, log));
         connection = (WorkerChannels.Connection) channel.pipeline().get("uwsgi");
         // The channel was active before the handlers were added: tell them now, as accept would.
         channel.pipeline().fireChannelActive();
     }
 
-    /** A config from command-line flags (access log off); --module is supplied. */
-    static Config config(String... flags) {
-        List<String> args = new ArrayList<>(List.of("--module", "app:application", "--disable-logging"));
-        args.addAll(List.of(flags));
-        try {
-            return ((CommandLine.Run) CommandLine.parse(args)).config();
-        } catch (ConfigException e) {
-            throw new IllegalArgumentException(e);
-        }
-    }
-
-    private void dispatched(WsgiExchange exchange) {
-        if (hold) {
-            waiting.add(exchange);
-        } else {
-            exchange.run(python, python.router);
-        }
-    }
-
-    /** From now on dispatched requests wait until {@link #runPython()}. */
+    /** From now on dispatched requests wait in {@link #waitingInPython()} until {@link #runPython()}. */
     UwsgiPipeline holdPython() {
-        hold = true;
+        python.hold();
         return this;
     }
 
     int waitingInPython() {
-        return waiting.size();
+        return python.waiting();
     }
 
     /** Serves the oldest held request, then lets the event loop finish it. */
     UwsgiPipeline runPython() {
-        WsgiExchange ex = waiting.poll();
-        if (ex == null) {
-            throw new AssertionError("no request is waiting for Python");
-        }
-        ex.run(python, python.router);
+        python.runNext();
         channel.runPendingTasks();
         return this;
     }
