@@ -5,11 +5,9 @@ import dev.bridge.testing.TestConfig;
 
 import dev.bridge.config.Config;
 import dev.bridge.transport.WorkerChannels;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.util.ReferenceCountUtil;
 
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
@@ -95,19 +93,7 @@ final class Pipeline implements AutoCloseable {
 
     /** Everything written to the client so far (cumulative). */
     byte[] output() {
-        for (Object msg = channel.readOutbound(); msg != null; msg = channel.readOutbound()) {
-            try {
-                if (!(msg instanceof ByteBuf b)) {
-                    throw new AssertionError("unexpected outbound message " + msg);
-                }
-                byte[] bytes = new byte[b.readableBytes()];
-                b.readBytes(bytes);
-                out.writeBytes(bytes);
-            } finally {
-                ReferenceCountUtil.release(msg);
-            }
-        }
-        return out.toByteArray();
+        return HalfClosingChannel.collectOutbound(channel, out);
     }
 
     String outputText() {

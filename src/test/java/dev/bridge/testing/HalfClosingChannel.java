@@ -5,7 +5,9 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
 
+import java.io.ByteArrayOutputStream;
 import java.net.SocketAddress;
 
 /**
@@ -29,6 +31,26 @@ public class HalfClosingChannel extends EmbeddedChannel implements DuplexChannel
         this.local = local;
         this.remote = remote;
         this.addressesWhenClosed = addressesWhenClosed;
+    }
+
+    /**
+     * Moves every buffer {@code ch} has written to the client into {@code out} (releasing it): what a
+     * client would have read so far. Anything but a ByteBuf is an error.
+     */
+    public static byte[] collectOutbound(EmbeddedChannel ch, ByteArrayOutputStream out) {
+        for (Object msg = ch.readOutbound(); msg != null; msg = ch.readOutbound()) {
+            try {
+                if (!(msg instanceof ByteBuf b)) {
+                    throw new AssertionError("unexpected outbound message " + msg);
+                }
+                byte[] bytes = new byte[b.readableBytes()];
+                b.readBytes(bytes);
+                out.writeBytes(bytes);
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+        return out.toByteArray();
     }
 
     @Override

@@ -11,7 +11,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.util.ReferenceCountUtil;
 import org.slf4j.event.Level;
 
 import java.io.ByteArrayOutputStream;
@@ -117,19 +116,7 @@ final class UwsgiPipeline implements AutoCloseable {
 
     /** Everything written to the client so far (cumulative). */
     byte[] output() {
-        for (Object msg = channel.readOutbound(); msg != null; msg = channel.readOutbound()) {
-            try {
-                if (!(msg instanceof ByteBuf b)) {
-                    throw new AssertionError("unexpected outbound message " + msg);
-                }
-                byte[] bytes = new byte[b.readableBytes()];
-                b.readBytes(bytes);
-                out.writeBytes(bytes);
-            } finally {
-                ReferenceCountUtil.release(msg);
-            }
-        }
-        return out.toByteArray();
+        return HalfClosingChannel.collectOutbound(channel, out);
     }
 
     Responses responses() {
