@@ -18,11 +18,15 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -72,7 +76,7 @@ public final class Master {
         final String why;
         final long startedAt = System.nanoTime();
         final Map<Integer, WorkerProcess> workers = new HashMap<>();
-        final java.util.ArrayDeque<Integer> chainLeft = new java.util.ArrayDeque<>();
+        final ArrayDeque<Integer> chainLeft = new ArrayDeque<>();
 
         Reload(int generation, Config.ReloadMode mode, String why) {
             this.generation = generation;
@@ -113,7 +117,7 @@ public final class Master {
     private int generation = 1;
     private boolean everReady;
     /** Slots whose worker failed to boot before any worker was ever ready: all of them means give up. */
-    private final java.util.Set<Integer> failedAtStartup = new java.util.HashSet<>();
+    private final Set<Integer> failedAtStartup = new HashSet<>();
     private int startupExitCode = ExitCode.OK;
     private boolean stopping;
     private long lastRssCheck;
@@ -717,8 +721,8 @@ public final class Master {
         try {
             Path tmp = Path.of(config.pidfile() + ".reload.tmp");
             Files.writeString(tmp, reload.generation + " " + state + " " + started + " " + message + "\n");
-            Files.move(tmp, Path.of(config.pidfile() + ".reload"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Files.move(tmp, Path.of(config.pidfile() + ".reload"), StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             log.warn("cannot write the reload status: " + e.getMessage());
         }
