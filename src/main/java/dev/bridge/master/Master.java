@@ -98,6 +98,7 @@ public final class Master {
     private final List<String> userArgs;
     private final Logger log;
     private final Spawner spawner = new Spawner();
+    private final MemoryTrim memoryTrim = new MemoryTrim(spawner);
     private final ClassDataArchive classData;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
@@ -215,6 +216,7 @@ public final class Master {
             }
             checkDeadlines();
             checkTouchReload();
+            memoryTrim.tick();
             if (stopping) {
                 if (workers.isEmpty()) {
                     log.info("stopped");
@@ -295,6 +297,7 @@ public final class Master {
         w.readyAt = System.nanoTime();
         w.lastHeartbeat = w.readyAt;
         everReady = true;
+        memoryTrim.workersChanged();
         failures.remove(w.slot);
         log.info(w.name() + " ready (generation " + w.generation + ") in "
                 + (w.readyAt - w.spawnedAt) / 1_000_000 + " ms");
@@ -378,6 +381,7 @@ public final class Master {
             if (r == w.pid) {
                 workers.remove(w.pid);
                 classData.workerExited();
+                memoryTrim.workersChanged();
                 if (w.control != null) {
                     w.control.close();
                 }

@@ -84,9 +84,23 @@ final class Spawner {
         posix().close(fd);
     }
 
-    /** libc's signal(2), to give a signal back its default disposition (a null handler is SIG_DFL). */
+    /** What the master calls in libc directly. */
     public interface LibC {
+        /** signal(2), to give a signal back its default disposition (a null handler is SIG_DFL). */
         jnr.ffi.Pointer signal(int signum, jnr.ffi.Pointer handler);
+
+        /** glibc's malloc_trim(3): gives the free memory of malloc's arenas back to the system. */
+        int malloc_trim(long pad);
+    }
+
+    private LibC libc;
+
+    private LibC libc() {
+        if (libc == null) {
+            posix(); // the native libraries are loaded with jnr-posix
+            libc = jnr.ffi.LibraryLoader.create(LibC.class).load("c");
+        }
+        return libc;
     }
 
     /**
@@ -95,8 +109,17 @@ final class Spawner {
      * signals it inherits as ignored: without this, reload by SIGHUP would silently do nothing.
      */
     void restoreDefault(int signum) {
-        posix(); // the native libraries are loaded with jnr-posix
-        jnr.ffi.LibraryLoader.create(LibC.class).load("c").signal(signum, null);
+        libc().signal(signum, null);
+    }
+
+    /** malloc_trim(0); false where libc has none (not glibc). */
+    boolean trimNativeHeap() {
+        try {
+            libc().malloc_trim(0);
+            return true;
+        } catch (UnsatisfiedLinkError e) {
+            return false;
+        }
     }
 
     private static Set<Integer> openDescriptors() {

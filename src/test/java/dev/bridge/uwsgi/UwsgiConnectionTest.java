@@ -63,8 +63,17 @@ class UwsgiConnectionTest {
         pipelines.forEach(UwsgiPipeline::close);
     }
 
-    /** The response is complete and the connection closes after it: FIN at once, closed after the linger. */
+    /**
+     * The response is complete and the request was read to its last byte: the connection closes at once
+     * (nothing unread can turn the close into a reset, and the peer's FIN is not waited for).
+     */
     private static void assertClosedAfterResponse(UwsgiPipeline p) {
+        assertFalse(p.channel.isOpen(), "closed right after the response");
+        assertEquals(0, p.channel.writesAfterShutdown, "nothing written after the FIN");
+    }
+
+    /** The response is complete but the request's body was not read: FIN at once, closed after the linger. */
+    private static void assertClosedGracefullyAfterResponse(UwsgiPipeline p) {
         assertTrue(p.outputShutdown(), "the output is shut down after the response");
         p.passLinger();
         assertFalse(p.channel.isOpen(), "closed after the linger delay");
@@ -407,7 +416,7 @@ class UwsgiConnectionTest {
         p.send(Packets.post("/upload", Packets.pattern(1000)));
         assertEquals(413, p.response().status());
         assertTrue(p.python.calls.isEmpty());
-        assertClosedAfterResponse(p);
+        assertClosedGracefullyAfterResponse(p);
         p.assertNothingLeaked();
     }
 
@@ -547,14 +556,23 @@ class UwsgiConnectionTest {
     }
 
     @Test
-    void shouldCloseOnTheClientsFinAfterTheResponse() {
+    void shouldCloseWithoutWaitingForTheClientsFinOnceTheRequestWasReadWhole() {
         UwsgiPipeline p = pipeline(FakePython.OK);
         p.send(Packets.get("/"));
+        assertFalse(p.channel.isOpen(), "closed after the response: nothing of the request is left unread");
+        assertEquals(200, p.response().status());
+        p.assertNothingLeaked();
+    }
+
+    @Test
+    void shouldCloseOnTheClientsFinAfterA413() {
+        UwsgiPipeline p = pipeline(FakePython.OK, "--limit-body=100");
+        p.send(Packets.post("/upload", Packets.pattern(1000)));
         assertTrue(p.outputShutdown());
-        assertTrue(p.channel.isOpen(), "waits for the client's FIN (or the linger delay)");
+        assertTrue(p.channel.isOpen(), "the body is unread: waits for the client's FIN (or the linger delay)");
         p.clientHalfCloses();
         assertFalse(p.channel.isOpen(), "closed on the client's FIN, without waiting for the linger delay");
-        assertEquals(200, p.response().status());
+        assertEquals(413, p.response().status());
         p.assertNothingLeaked();
     }
 

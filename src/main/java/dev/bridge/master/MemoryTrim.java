@@ -1,0 +1,47 @@
+package dev.bridge.master;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Gives the master's unused memory back once its workers have settled. Starting the workers leaves the
+ * master JVM holding memory it no longer needs: a heap sized for a large machine, and malloc arenas freed
+ * by the JIT compiler and class loading but kept by glibc. A full GC (G1 then shrinks the heap) and
+ * {@code malloc_trim(0)} return it: measured here, the master's PSS went from 112 MB to 55 MB (Flask, 2
+ * workers). It runs {@value #QUIET_MILLIS} ms after the last worker change (a worker ready or gone), so
+ * a reload or a respawn storm trims once, at its end; it takes a few milliseconds and the master is not on
+ * any request's path. Master main thread only.
+ */
+final class MemoryTrim {
+
+    /** How long after the last change of workers the master trims, in milliseconds. */
+    static final long QUIET_MILLIS = 6000;
+
+    private final Spawner spawner;
+    /** When the trim is due (System.nanoTime()), or 0 when none is. */
+    private long dueAt;
+    private boolean nativeTrim = true;
+
+    MemoryTrim(Spawner spawner) {
+        this.spawner = spawner;
+    }
+
+    /** A worker became ready or went away: trim once things have been quiet for a while. */
+    void workersChanged() {
+        dueAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(QUIET_MILLIS);
+        if (dueAt == 0) {
+            dueAt = 1;
+        }
+    }
+
+    /** Trims if it is due. Called on every tick of the master's loop. */
+    void tick() {
+        if (dueAt == 0 || System.nanoTime() - dueAt < 0) {
+            return;
+        }
+        dueAt = 0;
+        System.gc();
+        if (nativeTrim) {
+            nativeTrim = spawner.trimNativeHeap();
+        }
+    }
+}
