@@ -6,6 +6,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.ServerChannelRecvByteBufAllocator;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -39,6 +41,21 @@ public final class Listeners {
 
     private Listeners() {}
 
+    /** Most connections a worker accepts in one go (Netty's default batch for listeners). */
+    static final int ACCEPT_BATCH = 16;
+
+    /**
+     * Up to {@value #ACCEPT_BATCH} connections accepted per wake-up. Netty's default stops a listener's
+     * accept loop after one connection (it takes the descriptor accept returns for a short read), and under
+     * load the next accept then waits a whole turn of the event loop: 30 connections opened at once took
+     * 0.7 s to be accepted.
+     */
+    private static RecvByteBufAllocator acceptBatches() {
+        ServerChannelRecvByteBufAllocator batches = new ServerChannelRecvByteBufAllocator();
+        batches.maxMessagesPerRead(ACCEPT_BATCH);
+        return batches.respectMaybeMoreData(false);
+    }
+
     /**
      * Binds a listener that accepts nothing until a worker adopts it. A unix socket path whose socket
      * nobody answers on any more is replaced; one that a live server answers on is an error.
@@ -51,6 +68,7 @@ public final class Listeners {
                 .group(group)
                 .option(ChannelOption.SO_BACKLOG, backlog)
                 .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, acceptBatches())
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(childHandler);
         if (address.isUnix()) {
@@ -83,6 +101,7 @@ public final class Listeners {
                 .group(group)
                 .channelFactory(() -> address.isUnix() ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd))
                 .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, acceptBatches())
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(childHandler);
         if (!address.isUnix()) {

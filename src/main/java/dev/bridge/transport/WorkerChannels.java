@@ -2,6 +2,8 @@ package dev.bridge.transport;
 
 import dev.bridge.wsgi.WsgiExchange;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.concurrent.Future;
@@ -22,7 +24,11 @@ import java.util.function.Consumer;
  * can take them, instead of piling up here. Each connection has at most one request in Python at a time.
  * A pause lasts at most {@value #MAX_ACCEPT_PAUSE_MILLIS} ms, then one round of accepting happens anyway:
  * otherwise keep-alive connections already accepted, which keep the Python threads busy, would starve the
- * connections waiting in the queue (seen as p99 latencies over a second with one worker).
+ * connections waiting in the queue (seen as p99 latencies over a second with one worker). The round lasts
+ * until the listener's next accept loop is over (Netty's batch, 16 connections): a request arriving
+ * meanwhile on a connection already accepted does not end it, or the round would accept a single connection
+ * (the event loop reads those connections before the listener), one every 25 ms: 0.7 s for the 30
+ * connections a load generator opens at once.
  * A sweep every {@value #SWEEP_MILLIS} ms lets connections enforce their timeouts.
  *
  * <p>Everything runs on the worker's single event loop, so none of this state needs locks.
@@ -58,8 +64,10 @@ public final class WorkerChannels {
     private final Set<Connection> connections = new HashSet<>();
     private int inFlight;
     private boolean paused;
-    /** Counts pauses, so a timer can tell whether the pause it was set for is still on. */
-    private long pauses;
+    /** An accept round is scheduled (at most {@value #MAX_ACCEPT_PAUSE_MILLIS} ms after a pause began). */
+    private boolean roundScheduled;
+    /** An accept round is on: one batch is accepted whatever the load, until the listener's accept loop ends. */
+    private boolean acceptRound;
     private boolean draining;
     /** Accepting regardless of load, just before draining. */
     private boolean sweeping;
@@ -80,6 +88,13 @@ public final class WorkerChannels {
     /** Adds a listener, not accepting yet. */
     public void addServer(Channel server) {
         servers.add(server);
+        server.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelReadComplete(ChannelHandlerContext ctx) {
+                acceptLoopDone();
+                ctx.fireChannelReadComplete();
+            }
+        });
     }
 
     /** Starts accepting on every listener (the master said SERVE). */
@@ -112,16 +127,38 @@ public final class WorkerChannels {
     public void dispatch(WsgiExchange exchange) {
         inFlight++;
         python.accept(exchange);
-        if (!paused && !sweeping && inFlight >= pauseAt) {
+        if (!acceptRound) {
+            pauseIfBusy();
+        }
+    }
+
+    private void pauseIfBusy() {
+        if (!paused && !sweeping && !draining && inFlight >= pauseAt) {
             paused = true;
             setAccepting(false);
-            long pause = ++pauses;
-            loop.schedule(() -> {
-                if (paused && pauses == pause && !draining && !sweeping) {
-                    paused = false; // one accept round; the next dispatch pauses again if still busy
-                    setAccepting(true);
-                }
-            }, MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+            if (!roundScheduled) {
+                // Counted from this pause on, however often resumes and pauses alternate meanwhile: under
+                // load they do all the time, and a timer restarted by each pause would never fire.
+                roundScheduled = true;
+                loop.schedule(this::acceptRound, MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    private void acceptRound() {
+        roundScheduled = false;
+        if (paused && !draining && !sweeping) {
+            paused = false;
+            acceptRound = true; // one accept round; pauses again after it if still busy
+            setAccepting(true);
+        }
+    }
+
+    /** A listener's accept loop is over (whether it took connections or found none). */
+    void acceptLoopDone() {
+        if (acceptRound) {
+            acceptRound = false;
+            pauseIfBusy();
         }
     }
 

@@ -62,6 +62,46 @@ class WorkerChannelsTest {
     }
 
     @Test
+    void shouldAcceptOnceEvery25MsWhileBusyHoweverOftenPausesAlternate() {
+        channels.addServer(server);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        assertFalse(server.config().isAutoRead(), "paused");
+        for (int i = 0; i < 4; i++) { // under load, requests end and begin all the time
+            loopOwner.advanceTimeBy(WorkerChannels.MAX_ACCEPT_PAUSE_MILLIS / 5, TimeUnit.MILLISECONDS);
+            loopOwner.runScheduledPendingTasks();
+            channels.pythonDone();
+            assertTrue(server.config().isAutoRead(), "resumed below threads + 1");
+            channels.dispatch(null);
+            assertFalse(server.config().isAutoRead(), "paused again");
+        }
+        loopOwner.advanceTimeBy(WorkerChannels.MAX_ACCEPT_PAUSE_MILLIS / 5, TimeUnit.MILLISECONDS);
+        loopOwner.runScheduledPendingTasks();
+        assertTrue(server.config().isAutoRead(), "an accept round " + WorkerChannels.MAX_ACCEPT_PAUSE_MILLIS
+                + " ms after the first pause, not after the last");
+    }
+
+    @Test
+    void shouldKeepAnAcceptRoundOnUntilTheListenersAcceptLoopEnds() {
+        channels.addServer(server);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        channels.dispatch(null);
+        loopOwner.advanceTimeBy(WorkerChannels.MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+        loopOwner.runScheduledPendingTasks();
+        assertTrue(server.config().isAutoRead(), "the round began");
+        channels.dispatch(null);
+        assertTrue(server.config().isAutoRead(), "a request on a connection already accepted does not end the round "
+                + "before the listener had its turn (it would accept one connection instead of a batch)");
+        server.pipeline().fireChannelReadComplete();
+        assertFalse(server.config().isAutoRead(), "the listener's accept loop is over: paused again, still busy");
+        loopOwner.advanceTimeBy(WorkerChannels.MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+        loopOwner.runScheduledPendingTasks();
+        assertTrue(server.config().isAutoRead(), "and the next round comes " + WorkerChannels.MAX_ACCEPT_PAUSE_MILLIS + " ms later");
+    }
+
+    @Test
     void shouldSweepConnectionsEverySecond() {
         FakeConnection c = new FakeConnection();
         channels.register(c);
