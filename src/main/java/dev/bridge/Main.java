@@ -11,6 +11,7 @@ import dev.bridge.worker.Worker;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Entry point and role switch: {@code java -jar bridge.jar FLAGS} is the master; {@code Main worker FLAGS}
@@ -21,7 +22,24 @@ public final class Main {
 
     private Main() {}
 
+    /**
+     * Netty settings for every role, set before Netty's classes load; a {@code -D} on the command line (for
+     * workers, in {@code --jvm-args}) wins. Netty registers JFR events for its buffer allocator when the
+     * JVM has JFR: initialising them took ~100 ms of a worker's boot, on its event loop, just before it
+     * could tell the master it was ready. Netty also records a stack trace for one buffer in 128 to find
+     * leaks: 1-2% of a worker's event loop; tests and debugging can ask for
+     * {@code -Dio.netty.leakDetection.level=paranoid}.
+     */
+    static final Map<String, String> NETTY_DEFAULTS = Map.of(
+            "io.netty.jfr.enabled", "false",
+            "io.netty.leakDetection.level", "disabled");
+
     public static void main(String[] args) {
+        NETTY_DEFAULTS.forEach((key, value) -> {
+            if (System.getProperty(key) == null) {
+                System.setProperty(key, value);
+            }
+        });
         List<String> argv = Arrays.asList(args);
         if (!argv.isEmpty() && argv.get(0).equals(WorkerCommand.WORKER_ROLE)) {
             System.exit(Worker.main(argv.subList(1, argv.size())));

@@ -19,7 +19,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.util.ResourceLeakDetector;
 import org.slf4j.Logger;
 import sun.misc.Signal;
 
@@ -58,9 +57,6 @@ public final class Worker {
     private final Config config;
     private final PythonRuntime runtime;
     private final Map<String, String> env;
-    /** The system property with which Netty's leak detection can be turned back on. */
-    private static final String LEAK_DETECTION = "io.netty.leakDetection.level";
-
     private final Logger log;
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
@@ -95,11 +91,6 @@ public final class Worker {
     }
 
     private int run() {
-        if (System.getProperty(LEAK_DETECTION) == null) {
-            // Netty records a stack trace for one buffer in 128 to find leaks: 1-2% of the event loop's time.
-            // Tests and debugging turn it on with --jvm-args '... -Dio.netty.leakDetection.level=paranoid'.
-            ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
-        }
         if (!Epoll.isAvailable()) {
             log.error("epoll is not available (" + Epoll.unavailabilityCause() + "): the bridge needs Linux x86_64");
             return ExitCode.WORKER_BOOT_ERROR;
