@@ -22,13 +22,13 @@ import java.util.function.Consumer;
  * <p>When the requests handed to Python and not yet finished exceed the threads plus one waiting request,
  * the worker stops accepting: new connections then wait in the kernel's accept queue, where another worker
  * can take them, instead of piling up here. Each connection has at most one request in Python at a time.
- * A pause lasts at most {@value #MAX_ACCEPT_PAUSE_MILLIS} ms, then one round of accepting happens anyway:
- * otherwise keep-alive connections already accepted, which keep the Python threads busy, would starve the
- * connections waiting in the queue (seen as p99 latencies over a second with one worker). The round lasts
- * until the listener's next accept loop is over (Netty's batch, 16 connections): a request arriving
- * meanwhile on a connection already accepted does not end it, or the round would accept a single connection
- * (the event loop reads those connections before the listener), one every 25 ms: 0.7 s for the 30
- * connections a load generator opens at once.
+ * {@value #MAX_ACCEPT_PAUSE_MILLIS} ms after a pause began, however often resumes and pauses alternated
+ * meanwhile, a round of accepting happens anyway: otherwise keep-alive connections already accepted, which
+ * keep the Python threads busy, would starve the connections waiting in the queue. The round lasts until the
+ * listener's next accept loop is over (a batch of up to 16 connections; if none waits, the round ends with
+ * the next one that arrives): a request arriving meanwhile on a connection already accepted does not end
+ * it, or the round would take a single connection (the event loop reads those connections before the
+ * listener). Both mistakes were made: the 30 connections a load generator opens at once waited up to 0.7 s.
  * A sweep every {@value #SWEEP_MILLIS} ms lets connections enforce their timeouts.
  *
  * <p>Everything runs on the worker's single event loop, so none of this state needs locks.
@@ -140,12 +140,12 @@ public final class WorkerChannels {
                 // Counted from this pause on, however often resumes and pauses alternate meanwhile: under
                 // load they do all the time, and a timer restarted by each pause would never fire.
                 roundScheduled = true;
-                loop.schedule(this::acceptRound, MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+                loop.schedule(this::startAcceptRound, MAX_ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
             }
         }
     }
 
-    private void acceptRound() {
+    private void startAcceptRound() {
         roundScheduled = false;
         if (paused && !draining && !sweeping) {
             paused = false;
