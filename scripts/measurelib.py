@@ -1,8 +1,9 @@
-"""Helpers shared by the measurement scripts (scripts/herd, scripts/footprint).
+"""Helpers shared by the measurement scripts (scripts/bench, scripts/reload-check, scripts/footprint,
+scripts/herd): paths, the set-up of target/bridge.jar and of the peers' virtualenv .bench/venv, and
+Server. Every server runs in a session of its own so that it and all its children can be found and
+stopped; every external command is bounded in time.
 
-Same style and behaviour as scripts/bench (which keeps its own copies for now): every server runs in a
-session of its own so that it and all its children can be found and stopped; every external command is
-bounded in time; only the standard library is used.
+Only the standard library is used; any Python 3.8+ runs it.
 """
 
 import http.client
@@ -30,6 +31,7 @@ STARTUP_TIMEOUT = 60.0   # seconds for a server to answer its first 200
 STOP_GRACE = 10.0        # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.01     # readiness poll: every 10 ms
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PROG = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "measure"   # for messages
 
 
 # --- output --------------------------------------------------------------------------------
@@ -122,44 +124,49 @@ def git_rev():
 
 # --- set-up --------------------------------------------------------------------------------
 
-def check_project_venv(prog):
+def check_project_venv():
     if not os.access(PROJECT_PYTHON, os.X_OK):
         say("%s: %s is missing: run scripts/setup first (it makes .venv with jep and flask)"
-            % (prog, rel(PROJECT_VENV)))
+            % (PROG, rel(PROJECT_VENV)))
         sys.exit(1)
 
 
-def ensure_apt(prog, tool, package=None):
+def ensure_apt(tool, package=None):
     """Installs a Debian package for tool when it is missing and this is root. Returns True when the
     tool is there afterwards."""
     if shutil.which(tool):
         return True
     if os.geteuid() != 0:
         say("%s: %s is not installed and this is not root: run 'apt-get install -y %s' as root"
-            % (prog, tool, package or tool))
+            % (PROG, tool, package or tool))
         return False
-    say("%s: installing %s from Debian's packages" % (prog, package or tool))
+    say("%s: installing %s from Debian's packages" % (PROG, package or tool))
     code, out = run_quiet(["apt-get", "install", "-y", package or tool], 600)
     if code != 0:
         run_quiet(["apt-get", "update"], 600)
         code, out = run_quiet(["apt-get", "install", "-y", package or tool], 600)
     if code != 0 or not shutil.which(tool):
-        say("%s: cannot install %s: %s" % (prog, package or tool, last_line(out)))
+        say("%s: cannot install %s: %s" % (PROG, package or tool, last_line(out)))
         return False
     return True
 
 
-def ensure_jar(prog):
+def ensure_jar():
     """Builds target/bridge.jar if it is missing. Returns an error string, or None."""
     if os.path.exists(JAR):
         return None
-    say("%s: %s is missing, building it: mvn -B -q package -DskipTests" % (prog, rel(JAR)))
+    say("%s: %s is missing, building it: mvn -B -q package -DskipTests" % (PROG, rel(JAR)))
     os.makedirs(LOG_DIR, exist_ok=True)
     code, out = run_quiet(["mvn", "-B", "-q", "package", "-DskipTests"], 1200,
                           os.path.join(LOG_DIR, "mvn.log"))
     if code != 0 or not os.path.exists(JAR):
-        return "mvn package failed (%s)" % last_line(out)
+        return "mvn package failed (%s): see %s" % (last_line(out), rel(os.path.join(LOG_DIR, "mvn.log")))
     return None
+
+
+def python_version(python):
+    code, out = run_quiet([python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"], 30)
+    return out.strip() if code == 0 else None
 
 
 def peer(name):
@@ -169,6 +176,7 @@ def peer(name):
 
 
 def peer_versions(names):
+    """Version per installed package of names in .bench/venv."""
     probe = ("import importlib.metadata as m, sys\n"
              "for n in sys.argv[1:]:\n"
              "    try: print(n, m.version(n))\n"
@@ -178,6 +186,41 @@ def peer_versions(names):
         return {}
     out = run_quiet([py, "-c", probe] + list(names), 60)[1]
     return dict(l.split() for l in out.splitlines() if len(l.split()) == 2)
+
+
+def ensure_peers(packages):
+    """Makes .bench/venv from the same base Python as .venv, then pip-installs what is missing
+    of flask and the peers, one package at a time. Returns (versions, skipped): version per
+    installed package, and the reason per package that could not be installed."""
+    versions, skipped = {}, {}
+    code, base = run_quiet([PROJECT_PYTHON, "-c", "import sys; print(sys._base_executable)"], 30)
+    base = base.strip() if code == 0 and base.strip() else (shutil.which("python3") or "python3")
+    want = python_version(PROJECT_PYTHON)
+    peer_python = os.path.join(PEER_BIN, "python")
+    if os.path.exists(peer_python) and python_version(peer_python) != want:
+        say(PROG + ": %s is not Python %s, making it anew" % (rel(PEER_VENV), want))
+        shutil.rmtree(PEER_VENV)
+    if not os.path.exists(peer_python):
+        say(PROG + ": making %s from %s" % (rel(PEER_VENV), base))
+        code, out = run_quiet([base, "-m", "venv", PEER_VENV], 300)
+        if code != 0:
+            reason = "cannot make %s: %s" % (rel(PEER_VENV), last_line(out))
+            return versions, {p: reason for p in packages}
+
+    names = ["flask"] + list(packages)
+    versions.update(peer_versions(names))
+    for name in names:
+        if name in versions:
+            continue
+        say(PROG + ": pip install %s into %s" % (name, rel(PEER_VENV)))
+        log = os.path.join(LOG_DIR, "pip-%s.log" % name)
+        code, out = run_quiet([peer_python, "-m", "pip", "install", "--disable-pip-version-check",
+                               name], 900, log)
+        if code == 0:
+            versions[name] = peer_versions([name]).get(name, "?")
+        else:
+            skipped[name] = "pip install %s failed: %s (log: %s)" % (name, last_line(out), rel(log))
+    return versions, skipped
 
 
 # --- /proc ---------------------------------------------------------------------------------
@@ -261,10 +304,10 @@ def memory(pid):
 
 
 def busy_ticks():
-    """CPU ticks the whole machine spent busy so far (all CPUs, /proc/stat), and steal ticks."""
+    """CPU ticks the whole machine spent busy so far (all CPUs, /proc/stat)."""
     with open("/proc/stat") as f:
         values = [int(v) for v in f.readline().split()[1:9]]
-    return sum(values) - values[3] - values[4], values[7]
+    return sum(values) - values[3] - values[4]   # less idle and iowait
 
 
 def session_ticks(sid):
@@ -291,12 +334,12 @@ class OtherLoad:
         self.sid = sid
 
     def __enter__(self):
-        self.t0 = (time.monotonic(), busy_ticks()[0], session_ticks(self.sid), children_ticks(),
+        self.t0 = (time.monotonic(), busy_ticks(), session_ticks(self.sid), children_ticks(),
                    self_ticks())
         return self
 
     def __exit__(self, *exc):
-        t1 = (time.monotonic(), busy_ticks()[0], session_ticks(self.sid), children_ticks(), self_ticks())
+        t1 = (time.monotonic(), busy_ticks(), session_ticks(self.sid), children_ticks(), self_ticks())
         own = sum(t1[i] - self.t0[i] for i in (2, 3, 4))
         capacity = max(1e-9, (t1[0] - self.t0[0]) * CLK_TCK * (os.cpu_count() or 1))
         self.percent = max(0.0, (t1[1] - self.t0[1]) - own) * 100.0 / capacity
@@ -400,7 +443,9 @@ class Server:
             status = get_status(port, timeout=max(0.1, min(5.0, deadline - time.monotonic())))
             if status == 200:
                 return time.monotonic() - self.started, None
-            if status is not None:
+            if status in (502, 503, 504):
+                pass  # a proxy in front of a backend still booting
+            elif status is not None:
                 return None, "GET / answered %d, not 200" % status
             time.sleep(POLL_INTERVAL)
         return None, "no 200 within %.0f s" % timeout
@@ -416,8 +461,9 @@ class Server:
 
     def stop(self, grace=STOP_GRACE):
         """SIGTERM (or the server's own stop signal) to the server's main process (a master stops its own
-        workers), up to grace seconds, then SIGKILL to every process still in the session. Returns a note
-        when something had to be killed."""
+        workers; signalling them too makes uWSGI's worker start a graceful reload of its own), up to grace
+        seconds, then SIGKILL to every process still in the session. Returns a note when something had
+        to be killed."""
         if self in _LIVE:
             _LIVE.remove(self)
         sid, note = self.pid, None
@@ -434,11 +480,7 @@ class Server:
         left = session_pids(sid)
         if left:
             note = "SIGKILL to %d process(es) still there %.0f s after SIGTERM" % (len(left), grace)
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_pids(left)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -453,14 +495,19 @@ class Server:
         return note
 
 
+def kill_pids(pids):
+    """SIGKILL to each of pids that is still there."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def kill_leftovers():
     """SIGKILL to every session this script started and did not stop (on an error or ^C)."""
     for server in list(_LIVE):
-        for pid in session_pids(server.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_pids(session_pids(server.pid))
         try:
             server.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
