@@ -19,6 +19,8 @@ public final class ReloadCommand {
     /** How long to wait for the outcome when --timeout is not given, in seconds. */
     static final int DEFAULT_TIMEOUT = 120;
     private static final int SIGHUP = 1;
+    /** The master computes a reload's start from a monotonic clock: it may read up to a millisecond early. */
+    private static final long CLOCK_SLACK_MILLIS = 5;
 
     private ReloadCommand() {}
 
@@ -47,6 +49,8 @@ public final class ReloadCommand {
             return ExitCode.USAGE;
         }
         Path status = Path.of(pidfile + ".reload");
+        String[] before = read(status);
+        long lastGeneration = before == null ? 0 : Long.parseLong(before[0]);
         long asked = System.currentTimeMillis();
         if (POSIXFactory.getNativePOSIX().kill(pid, SIGHUP) != 0) {
             System.err.println("bridge reload: no master with pid " + pid + " (from " + pidfile + ")");
@@ -55,8 +59,10 @@ public final class ReloadCommand {
         long deadline = asked + timeout * 1000L;
         while (System.currentTimeMillis() < deadline) {
             String[] s = read(status);
-            // A reload that was running when we asked ends first; ours is the one that started after.
-            if (s != null && Long.parseLong(s[2]) >= asked - 1000 && !s[1].equals("running")) {
+            // Ours is a newer generation than the status showed, started after we asked: a reload that was
+            // running (or had just ended) when we asked is not ours, even if it ended a moment later.
+            if (s != null && Long.parseLong(s[0]) > lastGeneration && Long.parseLong(s[2]) >= asked - CLOCK_SLACK_MILLIS
+                    && !s[1].equals("running")) {
                 System.out.println("reload " + s[1] + ": " + s[3]);
                 return s[1].equals("ok") ? ExitCode.OK : 1;
             }
