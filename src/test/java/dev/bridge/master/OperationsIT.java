@@ -38,12 +38,13 @@ class OperationsIT {
             assertEquals(Set.of(1, 2), new HashSet<>(processes.values()));
             assertFalse(MasterTesting.commandLine(master).contains("-Dbridge.worker="), "the master is not a worker in ps");
 
-            // Log lines carry the role, number and pid.
-            String log = server.log();
-            assertTrue(log.contains("master[" + master + "]"), "master lines are tagged master[pid]:\n" + log);
+            // Log lines carry the role, number and pid. (A worker logs its own "ready:" line after it told the
+            // master, so the master's line about it can come first: wait for it.)
+            assertTrue(server.log().contains("master[" + master + "]"), "master lines are tagged master[pid]:\n" + server.log());
             for (Map.Entry<Long, Integer> w : processes.entrySet()) {
-                assertTrue(log.contains("worker-" + w.getValue() + "[" + w.getKey() + "]"),
-                        "worker lines are tagged worker-N[pid]: worker-" + w.getValue() + "[" + w.getKey() + "]\n" + log);
+                String tag = "worker-" + w.getValue() + "[" + w.getKey() + "]";
+                assertTrue(MasterTesting.await(Duration.ofSeconds(10), () -> server.log().contains(tag)),
+                        "worker lines are tagged worker-N[pid]: " + tag + "\n" + server.log());
             }
 
             // Two worker processes: the app is told so.
