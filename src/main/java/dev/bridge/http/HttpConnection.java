@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Runs on the worker's event loop only; Python threads reach it through {@link HttpResponder}, whose
  * methods {@link WsgiExchange} calls on the event loop.
  */
-final class HttpConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection, HttpResponder.Owner {
+final class HttpConnection extends ServedConnection {
 
     /** Pipelined requests queued on one connection beyond which it stops reading. */
     static final int PIPELINE_LIMIT = 16;
@@ -56,17 +56,13 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     static final long DRAIN_IDLE_MILLIS = 2000;
 
     private final Config config;
-    private final WorkerChannels channels;
     private final ResponseEncoder encoder;
     private final Logger log;
-    private ChannelHandlerContext ctx;
 
     /** The request whose head arrived and whose body is still coming, or null. */
     private Incoming receiving;
     /** Complete requests waiting for the one in Python to be answered (pipelining). */
     private final ArrayDeque<Incoming> queued = new ArrayDeque<>();
-    /** The request being served, or null. */
-    private HttpResponder active;
     /** Input is ignored: an error answer is queued or sent, or the connection is closing. */
     private boolean discarding;
     /** The connection is half-closed (our FIN is out) or closed: nothing more is sent. */
@@ -83,8 +79,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     private long idleSince = System.nanoTime();
 
     HttpConnection(Config config, WorkerChannels channels, ResponseEncoder encoder, Logger log) {
+        super(channels);
         this.config = config;
-        this.channels = channels;
         this.encoder = encoder;
         this.log = log;
     }
@@ -103,19 +99,7 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-        channels.register(this);
-        ctx.fireChannelActive();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        channels.unregister(this);
+    protected void releaseInput() {
         if (receiving != null) {
             receiving.body.release();
             receiving = null;
@@ -124,7 +108,6 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
             q.release();
         }
         queued.clear();
-        ctx.fireChannelInactive();
     }
 
     /**
@@ -443,23 +426,8 @@ final class HttpConnection extends ChannelInboundHandlerAdapter implements Worke
     }
 
     @Override
-    public ChannelHandlerContext ctx() {
-        return ctx;
-    }
-
-    @Override
-    public boolean isActive(HttpResponder r) {
-        return active == r;
-    }
-
-    @Override
     public boolean draining() {
         return draining;
-    }
-
-    @Override
-    public void pythonDone() {
-        channels.pythonDone();
     }
 
     @Override

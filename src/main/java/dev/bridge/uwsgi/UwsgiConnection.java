@@ -3,6 +3,7 @@ package dev.bridge.uwsgi;
 import dev.bridge.config.Config;
 import dev.bridge.http.HttpResponder;
 import dev.bridge.http.ResponseEncoder;
+import dev.bridge.http.ServedConnection;
 import dev.bridge.transport.WorkerChannels;
 import dev.bridge.wsgi.AppResponseHead;
 import dev.bridge.wsgi.RequestBody;
@@ -27,7 +28,7 @@ import java.util.concurrent.TimeUnit;
  * known and by the close otherwise, and the connection closes after it. A ping is answered with a pong.
  * Bad input or a stalled client: the connection is closed and the reason logged once. Event loop only.
  */
-final class UwsgiConnection extends ChannelInboundHandlerAdapter implements WorkerChannels.Connection, HttpResponder.Owner {
+final class UwsgiConnection extends ServedConnection {
 
     /** While draining, how long a connection that sent nothing is kept, in milliseconds. */
     static final long DRAIN_SILENT_MILLIS = 1000;
@@ -35,44 +36,28 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
     private static final byte[] PONG = {100, 0, 0, 0};
 
     private final Config config;
-    private final WorkerChannels channels;
     private final ResponseEncoder encoder;
     private final Logger log;
-    private ChannelHandlerContext ctx;
     private UwsgiPacket.Request head;
     private RequestBody body;
-    private HttpResponder active;
     private boolean done;
     private boolean draining;
     private boolean bytesSeen;
     private final long openedAt = System.nanoTime();
 
     UwsgiConnection(Config config, WorkerChannels channels, ResponseEncoder encoder, Logger log) {
+        super(channels);
         this.config = config;
-        this.channels = channels;
         this.encoder = encoder;
         this.log = log;
     }
 
     @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-    }
-
-    @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-        channels.register(this);
-        ctx.fireChannelActive();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        channels.unregister(this);
+    protected void releaseInput() {
         if (body != null && active == null) {
             body.release();
             body = null;
         }
-        ctx.fireChannelInactive();
     }
 
     /** The peer half-closed: a request in Python is still answered; otherwise there is nothing left to do. */
@@ -174,16 +159,6 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
     }
 
     @Override
-    public ChannelHandlerContext ctx() {
-        return ctx;
-    }
-
-    @Override
-    public boolean isActive(HttpResponder r) {
-        return active == r;
-    }
-
-    @Override
     public boolean draining() {
         return true; // one request per connection: never kept alive
     }
@@ -209,11 +184,6 @@ final class UwsgiConnection extends ChannelInboundHandlerAdapter implements Work
             }
             ctx.close();
         }
-    }
-
-    @Override
-    public void pythonDone() {
-        channels.pythonDone();
     }
 
     @Override
