@@ -1,5 +1,10 @@
 package dev.bridge.master;
 
+import dev.bridge.Log;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,9 +44,25 @@ final class MemoryTrim {
             return;
         }
         dueAt = 0;
+        long before = residentKb();
         System.gc();
         if (nativeTrim) {
             nativeTrim = spawner.trimNativeHeap();
         }
+        Log.get().info("memory trim: resident " + before / 1024 + " MB -> " + residentKb() / 1024 + " MB");
+    }
+
+    /** This process's resident memory in KiB (VmRSS), or 0 where /proc cannot tell. */
+    static long residentKb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux, or an unexpected format: the trim still happened
+        }
+        return 0;
     }
 }
