@@ -57,6 +57,7 @@ final class Pipeline implements AutoCloseable {
         config = TestConfig.of(flags);
         python = new FakePython(app);
         channel = duplex ? new HalfClosingChannel(LOCAL, REMOTE, false) : new TestChannel();
+        channel.freezeTime(); // timers follow advanceTimeBy only, however slow the machine
         workers = new WorkerChannels(channel.eventLoop(), python::dispatch, config.threads());
         channel.pipeline().addLast(new HttpInitializer(config, workers, log));
         // The channel was active before the handlers were added: tell them now, as accept would.

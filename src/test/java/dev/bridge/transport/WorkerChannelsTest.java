@@ -4,6 +4,7 @@ import dev.bridge.wsgi.WsgiExchange;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -38,6 +39,12 @@ class WorkerChannelsTest {
     private final EmbeddedChannel server = new EmbeddedChannel();
     private final List<WsgiExchange> dispatched = new ArrayList<>();
     private final WorkerChannels channels = new WorkerChannels(loopOwner.eventLoop(), dispatched::add, 2);
+
+    /** Scheduled tasks follow only advanceTimeBy: a slow machine's real time must not fire a timer early. */
+    @BeforeEach
+    void freezeClock() {
+        loopOwner.freezeTime();
+    }
 
     @AfterEach
     void tearDown() {

@@ -50,6 +50,7 @@ final class UwsgiPipeline implements AutoCloseable {
         config = TestConfig.of(flags);
         python = new FakePython(app);
         channel.config().setAllocator(alloc);
+        channel.freezeTime(); // timers follow advanceTimeBy only, however slow the machine
         workers = new WorkerChannels(channel.eventLoop(), python::dispatch, config.threads());
         channel.pipeline().addLast(new UwsgiInitializer(config, workers, log));
         connection = (WorkerChannels.Connection) channel.pipeline().get("uwsgi");
