@@ -68,6 +68,8 @@ final class HttpConnection extends ServedConnection {
     /** The connection is half-closed (our FIN is out) or closed: nothing more is sent. */
     private boolean closing;
     private boolean draining;
+    /** While draining, responses begun before this moment (System.nanoTime) may still keep the connection. */
+    private long keepAliveUntil;
     /** The client sent its FIN: answer what it asked, then close. */
     private boolean inputClosed;
     /** The request being rejected was HEAD (its error answer has no body), and its summary for the log. */
@@ -427,7 +429,7 @@ final class HttpConnection extends ServedConnection {
 
     @Override
     public boolean draining() {
-        return draining;
+        return draining && System.nanoTime() - keepAliveUntil >= 0;
     }
 
     @Override
@@ -452,7 +454,7 @@ final class HttpConnection extends ServedConnection {
         }
         active = null;
         r.request().body().release();
-        if (!keepAlive || draining) {
+        if (!keepAlive) { // a response that promised keep-alive is kept to it, even if draining began meanwhile
             closeGracefully();
             return;
         }
@@ -522,8 +524,9 @@ final class HttpConnection extends ServedConnection {
     }
 
     @Override
-    public void drain() {
+    public void drain(long keepAliveUntilNanos) {
         draining = true;
+        keepAliveUntil = keepAliveUntilNanos;
         sweep(System.nanoTime());
     }
 

@@ -30,6 +30,7 @@ public final class HttpResponder implements ResponseSink {
         /** Whether this responder's response is still the one the connection waits for. */
         boolean isActive(HttpResponder r);
 
+        /** Responses that begin now close the connection ({@code Connection: close}): the worker is retiring. */
         boolean draining();
 
         /** The response is written; the connection may serve the next request if {@code keepAlive}. */

@@ -47,14 +47,25 @@ public final class WorkerChannels {
     static final long MAX_ACCEPT_SWEEP_MILLIS = 2000;
     /** Longest stretch without accepting while busy, in milliseconds. */
     static final long MAX_ACCEPT_PAUSE_MILLIS = 25;
+    /**
+     * When a newer worker takes over, how long the retiring one may go on answering requests on its
+     * keep-alive connections, in milliseconds: each connection gets its own moment within this window
+     * (evenly spread) after which its next response says {@code Connection: close}. The clients then
+     * reconnect to the new workers a few at a time instead of all in the same millisecond, which queued
+     * 60 first requests on a cold JVM (the slowest requests of a reload, 110-320 ms).
+     */
+    public static final long RETIRE_SPREAD_MILLIS = 500;
 
     /** A connection as the registry sees it. */
     public interface Connection {
         /** Enforces the connection's timeouts. */
         void sweep(long nowNanos);
 
-        /** Finish what is in flight, then close; idle connections close now. */
-        void drain();
+        /**
+         * Finish what is in flight, then close; idle connections close soon. Until {@code keepAliveUntilNanos}
+         * (System.nanoTime) requests may still be answered with keep-alive.
+         */
+        void drain(long keepAliveUntilNanos);
     }
 
     private final EventLoop loop;
@@ -72,6 +83,7 @@ public final class WorkerChannels {
     /** Accepting regardless of load, just before draining. */
     private boolean sweeping;
     private long lastAccept;
+    private long spreadMillis;
     private Promise<Void> drained;
 
     public WorkerChannels(EventLoop loop, Consumer<WsgiExchange> python, int threads) {
@@ -108,7 +120,7 @@ public final class WorkerChannels {
         connections.add(c);
         lastAccept = System.nanoTime();
         if (draining) {
-            c.drain();
+            c.drain(System.nanoTime());
         }
     }
 
@@ -192,8 +204,10 @@ public final class WorkerChannels {
      * @param acceptSweepMillis how long to go on accepting first, whatever the load, so connections
      *                          already waiting in the kernel's queue are served rather than reset when the
      *                          socket closes (a graceful stop); 0 when newer workers accept them (a reload)
+     * @param spreadMillis      the window over which keep-alive connections are told to close, in
+     *                          milliseconds ({@link #RETIRE_SPREAD_MILLIS} when newer workers take over)
      */
-    public Future<Void> drain(long acceptSweepMillis) {
+    public Future<Void> drain(long acceptSweepMillis, long spreadMillis) {
         Promise<Void> p = loop.newPromise();
         loop.execute(() -> {
             if (drained != null) {
@@ -201,6 +215,7 @@ public final class WorkerChannels {
                 return;
             }
             drained = p;
+            this.spreadMillis = spreadMillis;
             if (acceptSweepMillis > 0) {
                 sweeping = true;
                 setAccepting(true);
@@ -229,8 +244,10 @@ public final class WorkerChannels {
         for (Channel s : servers) {
             s.close();
         }
-        for (Connection c : List.copyOf(connections)) {
-            c.drain();
+        List<Connection> all = List.copyOf(connections);
+        long now = System.nanoTime();
+        for (int i = 0; i < all.size(); i++) {
+            all.get(i).drain(now + TimeUnit.MILLISECONDS.toNanos(spreadMillis) * i / all.size());
         }
         if (connections.isEmpty()) {
             drained.trySuccess(null);

@@ -203,8 +203,8 @@ final class UwsgiConnection extends ServedConnection {
      * reset it: nginx's 502); a connection that has sent nothing is closed after {@value #DRAIN_SILENT_MILLIS} ms.
      */
     @Override
-    public void drain() {
-        draining = true;
+    public void drain(long keepAliveUntilNanos) {
+        draining = true; // one request per connection: nothing is kept alive anyway
     }
 
     /** A handler to put before the decoder: notes that the peer has sent something. */

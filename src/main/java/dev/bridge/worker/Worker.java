@@ -227,8 +227,10 @@ public final class Worker {
             default -> log.info((event.equals("TERM") ? "SIGTERM" : "stop") + ": graceful stop, in-flight requests get "
                     + config.gracefulTimeout() + " s");
         }
-        long sweep = event.equals(Control.RETIRE) || !serving ? 0 : ACCEPT_SWEEP_MILLIS;
-        boolean done = channels.drain(sweep).await(config.gracefulTimeout() * 1000L + sweep, TimeUnit.MILLISECONDS);
+        boolean retire = event.equals(Control.RETIRE);
+        long sweep = retire || !serving ? 0 : ACCEPT_SWEEP_MILLIS;
+        long spread = retire ? WorkerChannels.RETIRE_SPREAD_MILLIS : 0;
+        boolean done = channels.drain(sweep, spread).await(config.gracefulTimeout() * 1000L + sweep, TimeUnit.MILLISECONDS);
         if (!done) {
             log.warn("graceful stop: " + channels.connectionCount() + " connection(s) still busy after "
                     + config.gracefulTimeout() + " s, closing them");

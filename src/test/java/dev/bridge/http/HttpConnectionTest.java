@@ -689,7 +689,7 @@ class HttpConnectionTest {
     void shouldCloseIdleConnectionOnDrainAfterAQuietMoment() throws InterruptedException {
         Pipeline p = pipeline(FakePython.OK).send(get("a"));
         assertEquals(1, p.workers.connectionCount());
-        p.workers.drain(0);
+        p.workers.drain(0, 0);
         p.channel.runPendingTasks();
         assertFalse(p.closing(), "a connection that just answered may be getting its next request: not closed yet");
         Thread.sleep(HttpConnection.DRAIN_IDLE_MILLIS + 50);
@@ -702,7 +702,7 @@ class HttpConnectionTest {
     void shouldAnswerARequestArrivingWhileDrainingWithConnectionClose() {
         Pipeline p = pipeline(FakePython.OK).send(get("a"));
         p.responses().next();
-        p.workers.drain(0);
+        p.workers.drain(0, 0);
         p.channel.runPendingTasks();
         p.send(get("b"));
         Responses rs = p.responses();
@@ -714,9 +714,31 @@ class HttpConnectionTest {
     }
 
     @Test
+    void shouldKeepAliveUntilItsMomentWhenARetiringWorkerSpreadsTheCloses() {
+        Pipeline p = pipeline(FakePython.OK).send(get("a"));
+        p.responses().next();
+        HttpConnection c = (HttpConnection) p.channel.pipeline().get("http");
+        c.drain(System.nanoTime() + TimeUnit.HOURS.toNanos(1));
+        p.send(get("b"));
+        Responses rs = p.responses();
+        rs.next();
+        Responses.Response kept = rs.next();
+        assertEquals(200, kept.status());
+        assertEquals(null, kept.header("Connection"), "before its moment, the connection is kept");
+        assertFalse(p.closing());
+        c.drain(System.nanoTime());
+        p.send(get("c"));
+        rs = p.responses();
+        rs.next();
+        rs.next();
+        assertEquals("close", rs.next().header("Connection"), "after it, the next response closes");
+        assertTrue(p.closing());
+    }
+
+    @Test
     void shouldFinishInFlightRequestWithConnectionCloseOnDrain() {
         Pipeline p = pipeline(FakePython.OK).holdPython().send(get("a"));
-        p.workers.drain(0);
+        p.workers.drain(0, 0);
         p.channel.runPendingTasks();
         assertFalse(p.closing(), "the request in Python must be answered first");
         p.runPython();

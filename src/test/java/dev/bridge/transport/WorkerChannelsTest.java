@@ -23,6 +23,7 @@ class WorkerChannelsTest {
     static final class FakeConnection implements WorkerChannels.Connection {
         final List<Long> sweeps = new ArrayList<>();
         int drains;
+        long keepAliveUntil;
 
         @Override
         public void sweep(long nowNanos) {
@@ -30,8 +31,9 @@ class WorkerChannelsTest {
         }
 
         @Override
-        public void drain() {
+        public void drain(long keepAliveUntilNanos) {
             drains++;
+            keepAliveUntil = keepAliveUntilNanos;
         }
     }
 
@@ -128,7 +130,7 @@ class WorkerChannelsTest {
         FakeConnection b = new FakeConnection();
         channels.register(a);
         channels.register(b);
-        Future<Void> done = channels.drain(0);
+        Future<Void> done = channels.drain(0, 0);
         loopOwner.runPendingTasks();
         assertTrue(channels.draining());
         assertFalse(server.isOpen(), "listeners closed");
@@ -143,8 +145,31 @@ class WorkerChannelsTest {
     }
 
     @Test
+    void shouldSpreadTheKeepAliveDeadlinesOfARetiringWorkerOverTheWindow() {
+        List<FakeConnection> all = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            FakeConnection c = new FakeConnection();
+            all.add(c);
+            channels.register(c);
+        }
+        long before = System.nanoTime();
+        channels.drain(0, 500);
+        loopOwner.runPendingTasks();
+        long after = System.nanoTime();
+        List<Long> offsets = all.stream().map(c -> c.keepAliveUntil).sorted().map(t -> t - before).toList();
+        for (int i = 0; i < offsets.size(); i++) {
+            long expected = TimeUnit.MILLISECONDS.toNanos(100 * i);
+            assertTrue(offsets.get(i) >= expected && offsets.get(i) <= expected + (after - before),
+                    "connection " + i + " of 5 keeps alive until +" + expected / 1_000_000 + " ms: " + offsets);
+        }
+        FakeConnection late = new FakeConnection();
+        channels.register(late);
+        assertTrue(late.keepAliveUntil <= System.nanoTime(), "a connection accepted while draining is not kept alive");
+    }
+
+    @Test
     void shouldDrainConnectionRegisteredWhileDraining() {
-        channels.drain(0);
+        channels.drain(0, 0);
         loopOwner.runPendingTasks();
         FakeConnection late = new FakeConnection();
         channels.register(late);
@@ -153,7 +178,7 @@ class WorkerChannelsTest {
 
     @Test
     void shouldCompleteDrainAtOnceWithoutConnections() {
-        Future<Void> done = channels.drain(0);
+        Future<Void> done = channels.drain(0, 0);
         loopOwner.runPendingTasks();
         assertTrue(done.isSuccess());
     }
@@ -162,8 +187,8 @@ class WorkerChannelsTest {
     void shouldCompleteSecondDrainCallToo() {
         FakeConnection c = new FakeConnection();
         channels.register(c);
-        Future<Void> first = channels.drain(0);
-        Future<Void> second = channels.drain(0);
+        Future<Void> first = channels.drain(0, 0);
+        Future<Void> second = channels.drain(0, 0);
         loopOwner.runPendingTasks();
         assertEquals(1, c.drains, "a connection is drained once");
         channels.unregister(c);
@@ -178,7 +203,7 @@ class WorkerChannelsTest {
         channels.dispatch(null);
         channels.dispatch(null);
         channels.dispatch(null);
-        channels.drain(0);
+        channels.drain(0, 0);
         loopOwner.runPendingTasks();
         channels.pythonDone();
         assertFalse(server.config().isAutoRead());

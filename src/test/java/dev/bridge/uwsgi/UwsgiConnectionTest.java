@@ -626,7 +626,7 @@ class UwsgiConnectionTest {
     void shouldFinishARequestInPythonWhenDraining() {
         UwsgiPipeline p = pipeline(FakePython.OK).holdPython();
         p.send(Packets.get("/"));
-        p.workers.drain(0);
+        p.workers.drain(0, 0);
         p.channel.runPendingTasks();
         assertTrue(p.channel.isOpen());
         p.runPython();
@@ -642,7 +642,7 @@ class UwsgiConnectionTest {
     @Test
     void shouldServeARequestThatArrivesJustAfterTheDrainBegan() {
         UwsgiPipeline p = pipeline(FakePython.OK);
-        p.workers.drain(0);
+        p.workers.drain(0, 0);
         p.channel.runPendingTasks();
         p.send(Packets.get("/"));
         assertEquals(1, p.python.calls.size(), "the request accepted before the drain was dropped");
@@ -656,7 +656,7 @@ class UwsgiConnectionTest {
         UwsgiPipeline p = pipeline(FakePython.OK);
         byte[] get = Packets.get("/", "HTTP_COOKIE", cookie(30_000));
         p.send(Packets.slice(get, 0, 16_384));
-        p.workers.drain(0);
+        p.workers.drain(0, 0);
         p.channel.runPendingTasks();
         assertTrue(p.channel.isOpen(), "a request half received when the drain began was cut off");
         p.send(Packets.slice(get, 16_384, get.length));
