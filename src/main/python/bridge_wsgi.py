@@ -180,7 +180,17 @@ def _input(body):
     return io.BytesIO(memoryview(body))
 
 
-def handle(meta, body):
+def _warm_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def warm(meta, body):
+    """handle() with the shim's own app in place of the app's: the worker's warm-up before it is ready."""
+    return handle(meta, body, _warm_app)
+
+
+def handle(meta, body, app=None):
     """Serves one request. meta is 'KEY\\0value\\0...' (the CGI part of the environ, built by Java)."""
     parts = meta.split("\0")
     environ = dict(zip(parts[::2], parts[1::2]))
@@ -189,7 +199,7 @@ def handle(meta, body):
     response = _Response(_local.exchange)
     result = None
     try:
-        result = _app(environ, response.start_response)
+        result = (app or _app)(environ, response.start_response)
         if not response.sent and (type(result) is list or type(result) is tuple):
             if response.status is None:
                 raise AssertionError("the app returned without calling start_response()")

@@ -154,7 +154,7 @@ public final class PythonThreads {
                     return;
                 }
             }
-            interp.exec("from bridge_wsgi import handle, bind");
+            interp.exec("from bridge_wsgi import handle, warm, bind");
             ExchangeRouter router = new ExchangeRouter();
             interp.invoke("bind", router);
             booted.complete(null);
@@ -167,7 +167,9 @@ public final class PythonThreads {
                 busy.since = System.currentTimeMillis();
                 exchange.run(interp, router);
                 busy.since = 0;
-                served.incrementAndGet();
+                if (!exchange.isWarmUp()) {
+                    served.incrementAndGet();
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -113,6 +113,7 @@ public final class Worker {
                 log.error("cannot open the listeners: " + e.getMessage());
                 return ExitCode.WORKER_BOOT_ERROR;
             }
+            WarmUp.pipelines(config);
             String early = awaitBoot(pythonBoot);
             if (early != null) {
                 log.info("asked to stop (" + early + ") while booting: stopping now");
@@ -121,6 +122,9 @@ public final class Worker {
             int code = pythonBoot.join();
             if (code != ExitCode.OK) {
                 return code;
+            }
+            if (!WarmUp.python(python, channels.loop(), config, log)) {
+                log.warn("the warm-up request got no answer within " + WarmUp.PYTHON_TIMEOUT_MILLIS + " ms; serving anyway");
             }
             long booted = System.nanoTime();
             channels.loop().execute(() -> servers.forEach(channels::addServer));

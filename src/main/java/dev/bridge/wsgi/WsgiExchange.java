@@ -35,16 +35,41 @@ public final class WsgiExchange {
     private final ResponseSink sink;
     private final EventLoop loop;
     private final Logger log;
+    /** The shim function called: {@code handle}, or {@code warm} (the shim's own app) for a warm-up. */
+    private final String entry;
     private final Object lock = new Object();
     private long pending;
     private boolean broken;
     private boolean started;
 
     public WsgiExchange(WsgiRequest request, ResponseSink sink, EventLoop loop, Logger log) {
+        this(request, sink, loop, log, "handle");
+    }
+
+    private WsgiExchange(WsgiRequest request, ResponseSink sink, EventLoop loop, Logger log, String entry) {
         this.request = request;
         this.sink = sink;
         this.loop = loop;
         this.log = log;
+        this.entry = entry;
+    }
+
+    /** An exchange that goes through the shim like any other but is answered by the shim's own app, never the app's. */
+    public static WsgiExchange warmUp(WsgiRequest request, ResponseSink sink, EventLoop loop, Logger log) {
+        return new WsgiExchange(request, sink, loop, log, "warm");
+    }
+
+    public boolean isWarmUp() {
+        return entry.equals("warm");
+    }
+
+    /** Answers with a response packed as the shim packs them, without Python (the worker's warm-up). Any thread. */
+    public void complete(byte[] packed) {
+        Runnable then = completion(packed);
+        loop.execute(() -> {
+            then.run();
+            sink.pythonDone();
+        });
     }
 
     /**
@@ -56,7 +81,7 @@ public final class WsgiExchange {
         Runnable last;
         router.route(this);
         try {
-            Object result = interp.invoke("handle", request.environ(), request.body().forPython());
+            Object result = interp.invoke(entry, request.environ(), request.body().forPython());
             last = completion(result);
         } catch (Throwable e) {
             log.error("internal error serving " + request.summary(), e);

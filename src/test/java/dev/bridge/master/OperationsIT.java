@@ -70,11 +70,12 @@ class OperationsIT {
             assertTrue(MasterTesting.awaitLog(server, trim, 1, Duration.ofMillis(MemoryTrim.QUIET_MILLIS + 10_000)),
                     "the master trims " + MemoryTrim.QUIET_MILLIS + " ms after its workers settle; log:\n" + server.log());
             // Measured around the trim itself, by the master: what the JIT allocates meanwhile does not blur it.
-            // Seen here: 102 -> 87, 118 -> 88, 119 -> 87 MB with one worker.
+            // Seen here: 102 -> 87, 118 -> 88, 119 -> 87, but also 91 -> 87 MB with one worker (how much the
+            // master's start-up left to give back varies), so the check is that the trim gives back some.
             Matcher m = MasterTesting.matches(server.log(), trim).get(0);
             long before = Long.parseLong(m.group(1));
             long after = Long.parseLong(m.group(2));
-            assertTrue(after <= before - 5, "the trim gives memory back: resident " + before + " MB -> " + after + " MB");
+            assertTrue(after < before, "the trim gives memory back: resident " + before + " MB -> " + after + " MB");
             assertEquals(200, MasterTesting.get(server.port(), "/", 10_000).status(), "still serving");
         }
     }
