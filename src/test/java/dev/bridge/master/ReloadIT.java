@@ -219,4 +219,34 @@ class ReloadIT {
                     "only the old workers are left: " + MasterTesting.workerProcesses(master) + "; log:\n" + server.log());
         }
     }
+
+    /**
+     * An old worker killed while the new generation boots: the other old worker goes on serving, the master does
+     * not bring the old code back for that slot (the slot's new worker is on its way), and the reload completes
+     * with every slot on the new code.
+     */
+    @Test
+    void anOldWorkerKilledDuringTheReloadIsNotRespawnedOnTheOldCodeAndTheReloadCompletes() throws Exception {
+        deploy("1");
+        try (BridgeServer server = start()) {
+            long master = server.process().pid();
+            List<Long> old = new ArrayList<>(MasterTesting.workerProcesses(master).keySet());
+            deploy("2", "import time\ntime.sleep(3)  # a slow import: the window in which an old worker is killed");
+            MasterTesting.signal(master, "HUP");
+            assertTrue(MasterTesting.await(Duration.ofSeconds(15),
+                    () -> MasterTesting.workerProcesses(master).size() > old.size()), "no new worker started; log:\n" + server.log());
+            new ProcessBuilder("kill", "-9", Long.toString(old.get(0))).start().waitFor();
+            for (int i = 0; i < 10; i++) {
+                assertEquals("version 1", body(server), "the other old worker serves while the new ones boot");
+            }
+            assertTrue(MasterTesting.awaitLog(server, DONE, 1, BOOT), "the reload completes; log:\n" + server.log());
+            awaitServed(server, "version 2");
+            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(master).size() == 2),
+                    "two workers in the end: " + MasterTesting.workerProcesses(master) + "; log:\n" + server.log());
+            assertTrue(MasterTesting.workerProcesses(master).keySet().stream().noneMatch(old::contains),
+                    "no old worker is left: " + MasterTesting.workerProcesses(master));
+            assertEquals(2, server.log().lines().filter(l -> l.contains("ready (generation 1)")).count(),
+                    "no worker of the old generation was started again; log:\n" + server.log());
+        }
+    }
 }
