@@ -64,13 +64,7 @@ public final class Listeners {
      */
     public static Channel bind(EventLoopGroup group, ListenAddress address, int backlog, int chmod, boolean reusePort,
                                ChannelHandler childHandler) throws IOException, InterruptedException {
-        ServerBootstrap b = new ServerBootstrap()
-                .group(group)
-                .option(ChannelOption.SO_BACKLOG, backlog)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, acceptBatches())
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(childHandler);
+        ServerBootstrap b = bootstrap(group, address, childHandler).option(ChannelOption.SO_BACKLOG, backlog);
         if (address.isUnix()) {
             Path path = Path.of(address.unixPath());
             removeStaleSocket(path);
@@ -81,8 +75,7 @@ public final class Listeners {
             }
             return ch;
         }
-        b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true);
+        b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true);
         if (reusePort) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
         }
@@ -97,9 +90,18 @@ public final class Listeners {
     /** Wraps an inherited listening descriptor; the listener does not accept until {@code setAutoRead(true)}. */
     public static Channel adopt(EventLoopGroup group, ListenAddress address, int fd, ChannelHandler childHandler)
             throws InterruptedException {
+        return bootstrap(group, address, childHandler)
+                .channelFactory(() -> address.isUnix() ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd))
+                .register().sync().channel();
+    }
+
+    /**
+     * What every listener has, bound here or adopted from the master: it accepts nothing until told to, then
+     * accepts in batches; its connections may be half-closed, and TCP ones send without Nagle's delay.
+     */
+    private static ServerBootstrap bootstrap(EventLoopGroup group, ListenAddress address, ChannelHandler childHandler) {
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
-                .channelFactory(() -> address.isUnix() ? new EpollServerDomainSocketChannel(fd) : new EpollServerSocketChannel(fd))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, acceptBatches())
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -107,7 +109,7 @@ public final class Listeners {
         if (!address.isUnix()) {
             b.childOption(ChannelOption.TCP_NODELAY, true);
         }
-        return b.register().sync().channel();
+        return b;
     }
 
     private static void removeStaleSocket(Path path) throws IOException {
