@@ -280,6 +280,9 @@ def boot(settings):
     global _app, _log_tag
     s = dict(line.split("=", 1) for line in settings.split("\n") if "=" in line)
     _log_tag = s["tag"]
+    for key, value in s.items():
+        if key.startswith("environ."):
+            os.environ[key[len("environ."):]] = value
     sys.stdout = _LogStream("OUT")
     sys.stderr = _LogStream("ERR")
     sys.argv = ["bridge"]

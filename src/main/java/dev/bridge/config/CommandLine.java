@@ -49,6 +49,8 @@ public final class CommandLine {
         String pidfile;
         Config.ReloadMode reloadMode = Config.ReloadMode.ALL;
         int reloadMercy = Config.DEFAULT_RELOAD_MERCY;
+        /** Null: as many as workers. */
+        Integer standby;
         final List<String> touchReload = new ArrayList<>();
         int bufferSize = Config.DEFAULT_BUFFER_SIZE;
         final List<Cidr> trustedProxies = new ArrayList<>();
@@ -150,6 +152,10 @@ public final class CommandLine {
         option("--reload-mercy", "S", String.valueOf(Config.DEFAULT_RELOAD_MERCY),
                 "seconds a replaced worker gets to finish its requests before it is killed",
                 (b, f, v) -> b.reloadMercy = intIn(f, v, 1, 86400));
+        option("--standby", "N", "as many as --workers",
+                "worker JVMs kept booted without Python, each ready to become a worker: a reload, respawn or "
+                        + "recycling then loads only Python and the app (0: start every worker from scratch)",
+                (b, f, v) -> b.standby = intIn(f, v, 0, 1024));
         option("--touch-reload", "FILE", "none", "reload when FILE's modification time changes (repeatable)",
                 (b, f, v) -> b.touchReload.add(v));
         option("--disable-logging", null, "off", "no access log line per request",
@@ -211,7 +217,8 @@ public final class CommandLine {
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
-                b.reloadMode, b.reloadMercy, b.touchReload, b.bufferSize, b.trustedProxies));
+                b.reloadMode, b.reloadMercy, b.standby == null ? b.workers : b.standby, b.touchReload, b.bufferSize,
+                b.trustedProxies));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

@@ -35,6 +35,7 @@ import java.util.List;
  * @param pidfile         file the master writes its pid to, or null
  * @param reloadMode      how a reload replaces workers: all at once, or one slot at a time
  * @param reloadMercy     seconds a replaced worker gets to finish its requests before SIGKILL
+ * @param standby         worker JVMs the master keeps booted without Python, to become workers when needed
  * @param touchReload     files whose modification triggers a reload
  * @param bufferSize      largest uwsgi vars block accepted, in bytes
  * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
@@ -68,6 +69,7 @@ public record Config(
         String pidfile,
         ReloadMode reloadMode,
         int reloadMercy,
+        int standby,
         List<String> touchReload,
         int bufferSize,
         List<Cidr> trustedProxies) {

@@ -16,17 +16,21 @@ import java.util.function.Consumer;
  * (the worker inherits its end). Small on purpose; app output never goes on it.
  *
  * <pre>
- * worker -> master   READY                                  app loaded, listeners adopted; accepts on SERVE
+ * worker -> master   STANDBY                                a standby JVM booted (no Python yet); waits for BOOT
+ *                    READY                                  app loaded, listeners adopted; accepts on SERVE
  *                    HB served busySinceMillis [summary]    every {@link #HEARTBEAT_MILLIS} ms: requests served,
  *                                                           start (epoch ms, 0 = idle) and summary of the oldest
  *                                                           request in Python
- * master -> worker   SERVE     start accepting (a reload's new workers get it together, once all are ready)
+ * master -> worker   BOOT slot generation   (to a standby) become that slot's worker: load Python and the app
+ *                    SERVE     start accepting (a reload's new workers get it together, once all are ready)
  *                    STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
  *                    RETIRE    replaced by a newer worker: close the listeners now, finish in-flight requests, exit
  * </pre>
  */
 public final class Control {
 
+    public static final String STANDBY = "STANDBY";
+    public static final String BOOT = "BOOT";
     public static final String READY = "READY";
     public static final String HEARTBEAT = "HB";
     public static final String SERVE = "SERVE";
@@ -46,6 +50,8 @@ public final class Control {
     public static final String ENV_GENERATION = "BRIDGE_GENERATION";
     public static final String ENV_LISTEN_FDS = "BRIDGE_LISTEN_FDS";
     public static final String ENV_CONTROL_FD = "BRIDGE_CONTROL_FD";
+    /** The {@link #ENV_WORKER_ID} of a standby: a worker JVM without a slot yet, booted ahead of need. */
+    public static final String STANDBY_ID = "standby";
 
     private Control() {}
 
@@ -77,6 +83,10 @@ public final class Control {
                     }
                 });
         return ch;
+    }
+
+    public static String boot(int slot, int generation) {
+        return BOOT + " " + slot + " " + generation;
     }
 
     public static String heartbeat(long served, long busySince, String summary) {

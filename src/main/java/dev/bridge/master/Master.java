@@ -65,6 +65,11 @@ public final class Master {
     static final long FAST_STOP_SECONDS = 5;
     /** How often resident memory is read for --reload-on-rss, in milliseconds. */
     static final long RSS_CHECK_MILLIS = 1000;
+    /**
+     * A standby is started only once no worker has become ready for this long, in milliseconds, and nothing
+     * boots: a JVM starting up takes CPU from the workers, which new workers need most in their first moments.
+     */
+    static final long STANDBY_QUIET_MILLIS = 1000;
 
     private static final int SIGINT = 2;
     private static final int SIGKILL = 9;
@@ -89,9 +94,10 @@ public final class Master {
 
     private record SignalEvent(String name) implements Event {}
 
-    private record LineEvent(WorkerProcess worker, String line) implements Event {}
+    /** A line from a worker's control channel; by pid, as a standby's record is replaced when it gets a slot. */
+    private record LineEvent(long pid, String line) implements Event {}
 
-    private record ClosedEvent(WorkerProcess worker) implements Event {}
+    private record ClosedEvent(long pid) implements Event {}
 
     private final Config config;
     private final PythonRuntime python;
@@ -111,6 +117,11 @@ public final class Master {
     private final Map<Integer, WorkerProcess> slots = new HashMap<>();
     /** A worker booting to take over a slot from the one in {@link #slots} (new first). */
     private final Map<Integer, WorkerProcess> incoming = new HashMap<>();
+    /** Standbys (booting or waiting), oldest first. */
+    private final List<WorkerProcess> standbys = new ArrayList<>();
+    /** Standbys that died in a row, and when the next may be started (System.nanoTime). */
+    private int standbyFailures;
+    private long standbyNotBefore;
     /** Per slot: consecutive boot failures, and when the next spawn may happen (System.nanoTime). */
     private final Map<Integer, Integer> failures = new HashMap<>();
     private final Map<Integer, Long> spawnNotBefore = new HashMap<>();
@@ -231,8 +242,8 @@ public final class Master {
     private void handle(Event e) {
         if (e instanceof SignalEvent s) {
             handleSignal(s.name());
-        } else if (e instanceof LineEvent l) {
-            handleLine(l.worker(), l.line());
+        } else if (e instanceof LineEvent l && workers.containsKey(l.pid())) {
+            handleLine(workers.get(l.pid()), l.line());
         } // a ClosedEvent needs nothing: the worker's exit is reaped on this tick
     }
 
@@ -274,7 +285,11 @@ public final class Master {
     }
 
     private void handleLine(WorkerProcess w, String line) {
-        if (line.equals(Control.READY)) {
+        if (line.equals(Control.STANDBY) && w.state == WorkerProcess.State.STANDBY_BOOTING) {
+            w.state = WorkerProcess.State.STANDBY;
+            standbyFailures = 0;
+            log.info(w.name() + " ready in " + (System.nanoTime() - w.spawnedAt) / 1_000_000 + " ms");
+        } else if (line.equals(Control.READY)) {
             onReady(w);
         } else if (line.startsWith(Control.HEARTBEAT + " ")) {
             String[] parts = line.split(" ", 4);
@@ -296,6 +311,9 @@ public final class Master {
         w.state = WorkerProcess.State.READY;
         w.readyAt = System.nanoTime();
         w.lastHeartbeat = w.readyAt;
+        if (w.generation > 1 || incoming.get(w.slot) == w) { // a reload or recycling, under load: not start-up
+            standbyNotBefore = Math.max(standbyNotBefore, w.readyAt + TimeUnit.MILLISECONDS.toNanos(STANDBY_QUIET_MILLIS));
+        }
         everReady = true;
         memoryTrim.workersChanged();
         failures.remove(w.slot);
@@ -332,8 +350,36 @@ public final class Master {
         }
     }
 
-    /** Spawns the worker of a slot, as its server or, if the slot has one, as its replacement. */
+    /**
+     * Starts the worker of a slot, as its server or, if the slot has one, as its replacement: a standby
+     * becomes it if there is one, else a new JVM is spawned.
+     */
     private void spawn(int slot) throws IOException {
+        long jitter = config.maxRequestsJitter() > 0 ? ThreadLocalRandom.current().nextLong(config.maxRequestsJitter() + 1) : 0;
+        long maxRequests = config.maxRequests() > 0 ? config.maxRequests() + jitter : 0;
+        // A standby still booting is taken too: it is ahead of a new JVM, and reads BOOT once booted.
+        WorkerProcess standby = standbys.stream().filter(s -> !s.killed && s.control != null && s.control.isActive())
+                .findFirst().orElse(null);
+        WorkerProcess w;
+        if (standby != null) {
+            standbys.remove(standby);
+            w = new WorkerProcess(slot, generation, standby.pid, maxRequests);
+            w.control = standby.control;
+            workers.put(w.pid, w);
+            w.send(Control.boot(slot, generation));
+            log.info(w.name() + ": " + standby.name() + " becomes worker " + slot + " (generation " + generation + ")");
+        } else {
+            w = launch(slot, maxRequests);
+        }
+        if (slots.containsKey(slot)) {
+            incoming.put(slot, w);
+        } else {
+            slots.put(slot, w);
+        }
+    }
+
+    /** Spawns a worker JVM for a slot, or a standby for {@link WorkerProcess#STANDBY_SLOT}. */
+    private WorkerProcess launch(int slot, long maxRequests) throws IOException {
         int[] pair = spawner.controlPair();
         List<Integer> inherited = new ArrayList<>();
         List<String> fds = new ArrayList<>(); // per listener: its descriptor in the worker, or -1
@@ -345,30 +391,41 @@ public final class Master {
         }
         inherited.add(pair[1]);
         int[] inherit = inherited.stream().mapToInt(Integer::intValue).toArray();
+        String id = slot == WorkerProcess.STANDBY_SLOT ? Control.STANDBY_ID : Integer.toString(slot);
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
-        env.put(Control.ENV_WORKER_ID, Integer.toString(slot));
+        env.put(Control.ENV_WORKER_ID, id);
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
         env.put(Control.ENV_LISTEN_FDS, String.join(",", fds));
         env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;
         try {
-            pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, slot, classData.flags()), env, inherit);
+            pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, id, classData.flags()), env, inherit);
         } finally {
             spawner.close(pair[1]);
         }
-        long jitter = config.maxRequestsJitter() > 0 ? ThreadLocalRandom.current().nextLong(config.maxRequestsJitter() + 1) : 0;
-        WorkerProcess w = new WorkerProcess(slot, generation, pid, config.maxRequests() > 0 ? config.maxRequests() + jitter : 0);
-        w.control = openControl(w, pair[0]);
+        WorkerProcess w = new WorkerProcess(slot, slot == WorkerProcess.STANDBY_SLOT ? 0 : generation, pid, maxRequests);
+        w.control = openControl(pid, pair[0]);
         workers.put(pid, w);
-        if (slots.containsKey(slot)) {
-            incoming.put(slot, w);
-        } else {
-            slots.put(slot, w);
+        return w;
+    }
+
+    /** Starts a standby when fewer than --standby are up, nothing boots, and workers had a quiet moment. */
+    private void replenishStandbys(long now) {
+        if (standbys.size() >= config.standby() || reload != null || !everReady || now - standbyNotBefore < 0
+                || workers.values().stream().anyMatch(w -> w.state == WorkerProcess.State.BOOTING
+                        || w.state == WorkerProcess.State.STANDBY_BOOTING)) {
+            return;
+        }
+        try {
+            standbys.add(launch(WorkerProcess.STANDBY_SLOT, 0));
+        } catch (IOException e) {
+            log.error("cannot spawn a standby: " + e.getMessage());
+            standbyNotBefore = now + TimeUnit.MILLISECONDS.toNanos(MAX_BACKOFF_MILLIS);
         }
     }
 
-    private Channel openControl(WorkerProcess w, int fd) {
-        Channel ch = Control.channel(fd, line -> events.add(new LineEvent(w, line)), () -> events.add(new ClosedEvent(w)));
+    private Channel openControl(long pid, int fd) {
+        Channel ch = Control.channel(fd, line -> events.add(new LineEvent(pid, line)), () -> events.add(new ClosedEvent(pid)));
         group.register(ch);
         return ch;
     }
@@ -394,6 +451,19 @@ public final class Master {
         int signal = status & 0x7f;
         int code = (status >> 8) & 0xff;
         String how = signal != 0 ? "was killed by signal " + signal : "exited with status " + code;
+        if (w.isStandby()) {
+            standbys.remove(w);
+            if (stopping || w.abandoned) {
+                log.info(w.name() + " " + how);
+            } else {
+                standbyFailures++;
+                long backoff = Math.min(MAX_BACKOFF_MILLIS, MIN_BACKOFF_MILLIS << Math.min(standbyFailures - 1, 16));
+                standbyNotBefore = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff);
+                log.error(w.name() + " " + how + " unexpectedly (" + standbyFailures + " time(s) in a row): next standby in "
+                        + backoff / 1000.0 + " s");
+            }
+            return;
+        }
         boolean serving = slots.get(w.slot) == w;
         boolean replacement = incoming.get(w.slot) == w;
         if (w.abandoned) {
@@ -488,6 +558,7 @@ public final class Master {
                 trySpawn(w.slot);
             }
         }
+        replenishStandbys(now);
     }
 
     private void trySpawn(int slot) {
@@ -619,7 +690,8 @@ public final class Master {
             if (w.killAt != 0 && now - w.killAt > 0) {
                 log.warn(w.name() + " still running at its deadline: killing it");
                 kill(w, SIGKILL);
-            } else if (w.state == WorkerProcess.State.BOOTING && now - w.spawnedAt > TimeUnit.SECONDS.toNanos(config.bootTimeout())) {
+            } else if ((w.state == WorkerProcess.State.BOOTING || w.state == WorkerProcess.State.STANDBY_BOOTING)
+                    && now - w.spawnedAt > TimeUnit.SECONDS.toNanos(config.bootTimeout())) {
                 log.error(w.name() + " not ready after " + config.bootTimeout() + " s (--boot-timeout): killing it");
                 kill(w, SIGKILL);
             } else if (w.state == WorkerProcess.State.READY) {

@@ -20,12 +20,12 @@ public final class WorkerCommand {
 
     private WorkerCommand() {}
 
-    /** @param slot the worker's number, also shown in {@code ps} as {@code -Dbridge.worker=N} */
-    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs, int slot,
+    /** @param id the worker's number (or "standby"), also shown in {@code ps} as {@code -Dbridge.worker=ID} */
+    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs, String id,
                                     List<String> extraJvmArgs) {
         List<String> argv = new ArrayList<>();
         argv.add(javaExecutable());
-        argv.add("-Dbridge.worker=" + slot);
+        argv.add("-Dbridge.worker=" + id);
         argv.addAll(config.jvmArgs());
         argv.addAll(extraJvmArgs);
         argv.addAll(python.toJvmFlags());

@@ -6,11 +6,16 @@ import io.netty.channel.Channel;
  * The master's record of one worker process. Master main thread only.
  *
  * <p>A worker occupies a numbered slot (1..N) and keeps the number across respawns; its generation says
- * which deployment of the app it runs (it grows with each reload).
+ * which deployment of the app it runs (it grows with each reload). A standby (a worker JVM booted ahead
+ * of need, without Python) has slot {@value #STANDBY_SLOT} until the master gives it a slot; it then gets a
+ * new record (same pid and control channel) as that slot's worker.
  */
 final class WorkerProcess {
 
-    enum State { BOOTING, READY, RETIRING, STOPPING }
+    /** A standby's slot: none yet. */
+    static final int STANDBY_SLOT = 0;
+
+    enum State { STANDBY_BOOTING, STANDBY, BOOTING, READY, RETIRING, STOPPING }
 
     final int slot;
     final int generation;
@@ -19,7 +24,7 @@ final class WorkerProcess {
     /** Requests after which this worker is replaced (max-requests plus its jitter), or 0. */
     final long maxRequests;
     Channel control;
-    State state = State.BOOTING;
+    State state;
     long readyAt;
     long served;
     long busySince;
@@ -39,10 +44,15 @@ final class WorkerProcess {
         this.generation = generation;
         this.pid = pid;
         this.maxRequests = maxRequests;
+        this.state = slot == STANDBY_SLOT ? State.STANDBY_BOOTING : State.BOOTING;
+    }
+
+    boolean isStandby() {
+        return slot == STANDBY_SLOT;
     }
 
     String name() {
-        return "worker " + slot + " (pid " + pid + ")";
+        return (slot == STANDBY_SLOT ? "standby" : "worker " + slot) + " (pid " + pid + ")";
     }
 
     void send(String line) {

@@ -15,6 +15,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -42,6 +43,7 @@ public final class PythonThreads {
 
     private final Config config;
     private final PythonRuntime runtime;
+    private final Map<String, String> environ;
     private final BlockingQueue<WsgiExchange> queue = new LinkedBlockingQueue<>();
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong served = new AtomicLong();
@@ -54,9 +56,14 @@ public final class PythonThreads {
         volatile String summary;
     }
 
-    public PythonThreads(Config config, PythonRuntime runtime) {
+    /**
+     * @param environ set in {@code os.environ} before the app is imported: the worker's identity, which a
+     *                standby JVM learns only after it started (its process environment does not have it)
+     */
+    public PythonThreads(Config config, PythonRuntime runtime, Map<String, String> environ) {
         this.config = config;
         this.runtime = runtime;
+        this.environ = Map.copyOf(environ);
     }
 
     /**
@@ -190,6 +197,7 @@ public final class PythonThreads {
         sb.append("site_packages=").append(String.join(File.pathSeparator, runtime.sitePackages())).append('\n');
         sb.append("multithread=").append(config.multithread() ? 1 : 0).append('\n');
         sb.append("multiprocess=").append(config.multiprocess() ? 1 : 0).append('\n');
+        environ.forEach((k, v) -> sb.append("environ.").append(k).append('=').append(v).append('\n'));
         return sb.toString();
     }
 

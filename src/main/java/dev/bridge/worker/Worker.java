@@ -15,6 +15,7 @@ import dev.bridge.transport.WorkerChannels;
 import dev.bridge.uwsgi.UwsgiInitializer;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -35,8 +36,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * A worker process, spawned by the master: boot (Python and the app on the Python threads while the
  * event loop adopts the inherited listeners), report READY, accept once the master says SERVE, then drain
- * and exit. Runs on the main
- * thread; signal handlers and the master link only enqueue, the main thread acts.
+ * and exit. Spawned as a standby ({@code BRIDGE_WORKER_ID=standby}), it first boots without Python, warms
+ * its protocol handlers up, reports STANDBY and waits: the master's {@code BOOT slot generation} makes it
+ * that slot's worker, and only then are Python and the app loaded (so a reload still loads new code, while
+ * the JVM's own start-up was paid before the reload began). Runs on the main thread; signal handlers and
+ * the master link only enqueue, the main thread acts.
  *
  * <ul>
  *   <li>STOP from the master, or SIGTERM: graceful stop; go on accepting for {@value #ACCEPT_SWEEP_MILLIS} ms
@@ -57,7 +61,7 @@ public final class Worker {
     private final Config config;
     private final PythonRuntime runtime;
     private final Map<String, String> env;
-    private final Logger log;
+    private Logger log;
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
     private Worker(Config config, PythonRuntime runtime, Map<String, String> env) {
@@ -70,7 +74,8 @@ public final class Worker {
     /** Runs a worker with the user's command line; returns the exit code. */
     public static int main(List<String> args) {
         Map<String, String> env = System.getenv();
-        Log.tag("worker-" + env.getOrDefault(Control.ENV_WORKER_ID, "0"));
+        String id = env.getOrDefault(Control.ENV_WORKER_ID, "0");
+        Log.tag(Control.STANDBY_ID.equals(id) ? "standby" : "worker-" + id);
         Config config;
         try {
             CommandLine.Result r = CommandLine.parse(args);
@@ -99,47 +104,88 @@ public final class Worker {
             Signal.handle(new Signal(name), s -> events.add(s.getName()));
         }
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-        PythonThreads python = new PythonThreads(config, runtime);
-        WorkerChannels channels = new WorkerChannels(group.next(), python::submit, config.threads());
         try {
-            // Python (libpython, the app's imports) and the event loop boot in parallel.
-            long t0 = System.nanoTime();
-            CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
-            MasterLink master = MasterLink.open(channels.loop(), Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add);
-            List<Channel> servers;
-            try {
-                servers = openListeners(group, channels);
-            } catch (Exception e) {
-                log.error("cannot open the listeners: " + e.getMessage());
-                return ExitCode.WORKER_BOOT_ERROR;
+            EventLoop loop = group.next();
+            MasterLink master = MasterLink.open(loop, Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add);
+            Map<String, String> identity;
+            if (Control.STANDBY_ID.equals(env.get(Control.ENV_WORKER_ID))) {
+                identity = standBy(master);
+                if (identity == null) {
+                    return ExitCode.OK;
+                }
+            } else {
+                identity = Map.of(Control.ENV_WORKER_ID, env.getOrDefault(Control.ENV_WORKER_ID, "0"),
+                        Control.ENV_GENERATION, env.getOrDefault(Control.ENV_GENERATION, "1"));
             }
-            WarmUp.pipelines(config);
-            String early = awaitBoot(pythonBoot);
-            if (early != null) {
-                log.info("asked to stop (" + early + ") while booting: stopping now");
-                return ExitCode.OK;
-            }
-            int code = pythonBoot.join();
-            if (code != ExitCode.OK) {
-                return code;
-            }
-            if (!WarmUp.python(python, channels.loop(), config, log)) {
-                log.warn("the warm-up request got no answer within " + WarmUp.PYTHON_TIMEOUT_MILLIS + " ms; serving anyway");
-            }
-            long booted = System.nanoTime();
-            channels.loop().execute(() -> servers.forEach(channels::addServer));
-            master.send(Control.READY);
-            channels.loop().scheduleAtFixedRate(() -> heartbeat(master, python), Control.HEARTBEAT_MILLIS,
-                    Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
-            log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
-                    + config.threads() + " Python thread(s), booted in " + (booted - t0) / 1_000_000 + " ms");
-            return awaitStop(channels, python);
+            return serve(group, loop, master, identity);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return ExitCode.INTERNAL_ERROR;
         } finally {
             group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * A standby: a worker JVM booted ahead of need, without Python. It warms the protocol handlers up, says
+     * STANDBY, and waits for the master to give it a slot ({@code BOOT slot generation}).
+     *
+     * @return the identity the master gave it, or null if it was told to stop instead
+     */
+    private Map<String, String> standBy(MasterLink master) throws InterruptedException {
+        // Told to boot (or stop) meanwhile: the rest of the warm-up would only delay it.
+        WarmUp.pipelines(config, WarmUp.STANDBY_ROUNDS, WarmUp.STANDBY_PAUSE_MILLIS, () -> !events.isEmpty());
+        master.send(Control.STANDBY);
+        String event = events.take();
+        String[] boot = event.split(" ");
+        if (!boot[0].equals(Control.BOOT) || boot.length != 3) {
+            return null; // STOP, RETIRE, GONE, TERM or INT: there is nothing to finish
+        }
+        Log.tag("worker-" + boot[1]);
+        log = Log.get();
+        return Map.of(Control.ENV_WORKER_ID, boot[1], Control.ENV_GENERATION, boot[2]);
+    }
+
+    /** Boots Python and the app, reports READY, serves until told to stop. */
+    private int serve(EventLoopGroup group, EventLoop loop, MasterLink master, Map<String, String> identity)
+            throws InterruptedException {
+        boolean standby = Control.STANDBY_ID.equals(env.get(Control.ENV_WORKER_ID));
+        PythonThreads python = new PythonThreads(config, runtime, identity);
+        WorkerChannels channels = new WorkerChannels(loop, python::submit, config.threads());
+        // Python (libpython, the app's imports) and the event loop boot in parallel.
+        long t0 = System.nanoTime();
+        CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
+        List<Channel> servers;
+        try {
+            servers = openListeners(group, channels);
+        } catch (Exception e) {
+            log.error("cannot open the listeners: " + e.getMessage());
+            return ExitCode.WORKER_BOOT_ERROR;
+        }
+        if (!standby) {
+            WarmUp.pipelines(config, 1, 0, () -> true);
+        }
+        String early = awaitBoot(pythonBoot);
+        if (early != null) {
+            log.info("asked to stop (" + early + ") while booting: stopping now");
+            return ExitCode.OK;
+        }
+        int code = pythonBoot.join();
+        if (code != ExitCode.OK) {
+            return code;
+        }
+        if (!WarmUp.python(python, loop, config, log)) {
+            log.warn("the warm-up request got no answer within " + WarmUp.PYTHON_TIMEOUT_MILLIS + " ms; serving anyway");
+        }
+        long booted = System.nanoTime();
+        loop.execute(() -> servers.forEach(channels::addServer));
+        master.send(Control.READY);
+        loop.scheduleAtFixedRate(() -> heartbeat(master, python), Control.HEARTBEAT_MILLIS,
+                Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
+        log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
+                + config.threads() + " Python thread(s), booted in " + (booted - t0) / 1_000_000 + " ms"
+                + (standby ? " (from a standby)" : ""));
+        return awaitStop(channels, python);
     }
 
     private List<Channel> openListeners(EventLoopGroup group, WorkerChannels channels) throws Exception {

@@ -258,6 +258,7 @@ class CommandLineTest {
                 Map.entry("--pidfile", "none"),
                 Map.entry("--reload-mode", "all"),
                 Map.entry("--reload-mercy", "60"),
+                Map.entry("--standby", "as many as --workers"),
                 Map.entry("--touch-reload", "none"),
                 Map.entry("--uwsgi-socket", "none"),
                 Map.entry("--buffer-size", "65536"),
@@ -309,11 +310,20 @@ class CommandLineTest {
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
-                            || flag.equals("--harakiri") || flag.equals("--reload-mercy") ? "3" : "x";
+                            || flag.equals("--harakiri") || flag.equals("--reload-mercy")
+                            || flag.equals("--standby") ? "3" : "x";
                 });
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
         }
+    }
+
+    @Test
+    void shouldKeepAsManyStandbysAsWorkersUnlessToldOtherwise() throws Exception {
+        assertEquals(3, parse("--module", "m", "--workers", "3").standby());
+        assertEquals(3, parse("--module", "m", "--standby", "3", "--workers", "1").standby());
+        assertEquals(0, parse("--module", "m", "--workers", "4", "--standby", "0").standby());
+        assertTrue(error("--module", "m", "--standby", "-1").contains("--standby -1: must be between 0 and 1024"));
     }
 
     @Test

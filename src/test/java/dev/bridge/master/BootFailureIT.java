@@ -91,7 +91,7 @@ class BootFailureIT {
             assertEquals(Set.of(2), Set.copyOf(MasterTesting.readyWorkers(log).values()), "worker 2 serves");
             for (int i = 0; i < 3; i++) {
                 long pid = MasterTesting.pidOf(server.port(), "/", 10_000);
-                assertTrue(MasterTesting.workerProcesses(master).containsKey(pid), "served by a worker: " + pid);
+                assertTrue(MasterTesting.workerProcesses(master, server.output()).containsKey(pid), "served by a worker: " + pid);
             }
             server.process.toHandle().destroy();
             assertEquals(0, server.awaitExit(Duration.ofSeconds(20)), "exit code after SIGTERM");
@@ -118,7 +118,7 @@ class BootFailureIT {
             // Respawned at once (a new process for slot 1 within a second), and the death is logged with its signal.
             Set<Long> slotOnePids = new LinkedHashSet<>();
             boolean respawned = MasterTesting.await(Duration.ofSeconds(1), () -> {
-                MasterTesting.workerProcesses(master).forEach((pid, slot) -> {
+                MasterTesting.workerProcesses(server).forEach((pid, slot) -> {
                     if (slot == 1 && pid != victim) {
                         slotOnePids.add(pid);
                     }
@@ -186,9 +186,9 @@ class BootFailureIT {
                             + delays.get(delays.size() - 1) + " s\nlog:\n" + log);
 
             // The recovered worker is a process of slot 1 and serves (alone, once worker 2 is gone).
-            assertTrue(MasterTesting.workerProcesses(master).containsKey(recovered),
-                    "the recovered worker is a live process of the master: " + MasterTesting.workerProcesses(master));
-            assertEquals(1, MasterTesting.workerProcesses(master).get(recovered), "it keeps number 1");
+            assertTrue(MasterTesting.workerProcesses(server).containsKey(recovered),
+                    "the recovered worker is a live process of the master: " + MasterTesting.workerProcesses(server));
+            assertEquals(1, MasterTesting.workerProcesses(server).get(recovered), "it keeps number 1");
             long other = ready.entrySet().stream().filter(e -> e.getValue() == 2).findFirst().orElseThrow().getKey();
             MasterTesting.signal(other, "STOP"); // worker 2 cannot accept: requests go to worker 1
             try {

@@ -32,7 +32,7 @@ class GracefulStopIT {
         try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2")) {
             long master = server.process().pid();
             MasterTesting.awaitReady(server, 2, BOOT);
-            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(master).keySet());
+            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(server).keySet());
             assertEquals(2, workers.size(), "worker processes: " + workers);
             int port = server.port();
 
@@ -99,7 +99,7 @@ class GracefulStopIT {
         try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2")) {
             long master = server.process().pid();
             MasterTesting.awaitReady(server, 2, BOOT);
-            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(master).keySet());
+            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(server).keySet());
             int port = server.port();
             List<RawHttp> queued = new ArrayList<>();
             try {
@@ -148,7 +148,7 @@ class GracefulStopIT {
         try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "1", "--graceful-timeout", "2")) {
             long master = server.process().pid();
             MasterTesting.awaitReady(server, 1, BOOT);
-            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(master).keySet());
+            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(server).keySet());
             try (RawHttp slow = new RawHttp(server.port(), 20_000)) {
                 slow.send("GET /sleep?ms=15000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
                 Thread.sleep(500);

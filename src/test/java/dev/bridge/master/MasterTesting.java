@@ -14,6 +14,8 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,6 +43,8 @@ final class MasterTesting {
     /** {@code worker 1 (pid 123) ready (generation 1)}, logged by the master. */
     static final Pattern READY = Pattern.compile("master\\[\\d+\\] - worker (\\d+) \\(pid (\\d+)\\) ready \\(generation (\\d+)\\)");
     /** Every mention of a worker by the master: {@code worker 1 (pid 123)}. */
+    /** The master gave a standby a slot: "worker N (pid P): standby (pid P) becomes worker N". */
+    static final Pattern BECAME = Pattern.compile("master\\[\\d+\\] - worker (\\d+) \\(pid (\\d+)\\): standby");
     static final Pattern WORKER_MENTION = Pattern.compile("worker (\\d+) \\(pid (\\d+)\\)");
     /** The tag of a worker's own log lines: {@code worker-1[123]}. */
     static final Pattern WORKER_TAG = Pattern.compile("worker-(\\d+)\\[(\\d+)\\]");
@@ -71,20 +75,52 @@ final class MasterTesting {
         }
     }
 
-    /** Live worker processes of a master, by pid, with their slot (from {@code -Dbridge.worker=N} in ps). */
-    static Map<Long, Integer> workerProcesses(long masterPid) {
+    /** {@link #workerProcesses(long, String)} of a running server. */
+    static Map<Long, Integer> workerProcesses(BridgeServer server) {
+        return workerProcesses(server.process().pid(), server.log());
+    }
+
+    /**
+     * Live worker processes of a master, by pid, with their slot: from {@code -Dbridge.worker=N} in ps, or,
+     * for a process started as a standby ({@code -Dbridge.worker=standby}), from the master's log line that
+     * made it worker N. A standby not yet given a slot is no worker.
+     */
+    static Map<Long, Integer> workerProcesses(long masterPid, String log) {
         Map<Long, Integer> out = new LinkedHashMap<>();
         Optional<ProcessHandle> master = ProcessHandle.of(masterPid);
         if (master.isEmpty()) {
             return out;
         }
-        Pattern slot = Pattern.compile("-Dbridge\\.worker=(\\d+)");
+        Map<Long, Integer> became = new HashMap<>();
+        for (Matcher m : matches(log, BECAME)) {
+            became.put(Long.parseLong(m.group(2)), Integer.parseInt(m.group(1)));
+        }
+        Pattern slot = Pattern.compile("-Dbridge\\.worker=(\\d+|standby)");
         master.get().children().forEach(child -> {
             Matcher m = slot.matcher(commandLine(child.pid()));
-            if (m.find() && alive(child.pid())) {
-                out.put(child.pid(), Integer.parseInt(m.group(1)));
+            if (!m.find() || !alive(child.pid())) {
+                return;
+            }
+            Integer n = m.group(1).equals("standby") ? became.get(child.pid()) : Integer.valueOf(m.group(1));
+            if (n != null) {
+                out.put(child.pid(), n);
             }
         });
+        return out;
+    }
+
+    /** Live standbys of a master that were not given a slot yet. */
+    static Set<Long> idleStandbys(BridgeServer server) {
+        Set<Long> out = new HashSet<>();
+        Set<Long> became = new HashSet<>();
+        for (Matcher m : matches(server.log(), BECAME)) {
+            became.add(Long.parseLong(m.group(2)));
+        }
+        ProcessHandle.of(server.process().pid()).ifPresent(master -> master.children().forEach(child -> {
+            if (commandLine(child.pid()).contains("-Dbridge.worker=standby ") && alive(child.pid()) && !became.contains(child.pid())) {
+                out.add(child.pid());
+            }
+        }));
         return out;
     }
 

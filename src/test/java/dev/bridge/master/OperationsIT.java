@@ -35,7 +35,7 @@ class OperationsIT {
             assertEquals(Long.toString(master), Files.readString(pidfile).trim(), "the pidfile holds the master's pid");
 
             // ps tells the workers apart (and from the master), by number.
-            Map<Long, Integer> processes = MasterTesting.workerProcesses(master);
+            Map<Long, Integer> processes = MasterTesting.workerProcesses(server);
             assertEquals(ready, processes, "the ready workers are the master's children, numbered in ps (-Dbridge.worker=N)");
             assertEquals(Set.of(1, 2), new HashSet<>(processes.values()));
             assertFalse(MasterTesting.commandLine(master).contains("-Dbridge.worker="), "the master is not a worker in ps");
@@ -90,7 +90,7 @@ class OperationsIT {
             assertTrue(MasterTesting.await(BOOT, () -> MasterTesting.readyWorkers(launched.output()).size() >= 2),
                     "--processes 2 starts 2 workers; output:\n" + launched.output());
             Thread.sleep(500);
-            assertEquals(2, MasterTesting.workerProcesses(master).size(), "worker processes with --processes 2");
+            assertEquals(2, MasterTesting.workerProcesses(master, launched.output()).size(), "worker processes with --processes 2");
             launched.process.toHandle().destroy(); // SIGTERM
             assertEquals(0, launched.awaitExit(Duration.ofSeconds(20)), "exit code after SIGTERM");
         }

@@ -61,8 +61,8 @@ class RecyclingIT {
             Pattern retired = Pattern.compile("worker \\d+ \\(pid (\\d+)\\) exited with status 0 \\(retired\\)");
             assertTrue(MasterTesting.awaitLog(server, retired, 1, Duration.ofSeconds(10)),
                     "a replaced worker exits with status 0 once drained; " + context);
-            assertTrue(MasterTesting.await(Duration.ofSeconds(30), () -> MasterTesting.workerProcesses(master).size() == 2),
-                    "2 worker processes once the load is over: " + MasterTesting.workerProcesses(master) + "; " + context);
+            assertTrue(MasterTesting.await(Duration.ofSeconds(30), () -> MasterTesting.workerProcesses(server).size() == 2),
+                    "2 worker processes once the load is over: " + MasterTesting.workerProcesses(server) + "; " + context);
         }
     }
 

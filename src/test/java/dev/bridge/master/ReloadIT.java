@@ -199,13 +199,13 @@ class ReloadIT {
         deploy("1");
         try (BridgeServer server = start()) {
             long master = server.process().pid();
-            var old = MasterTesting.workerProcesses(master).keySet();
+            var old = MasterTesting.workerProcesses(server).keySet();
             deploy("2", "import time\ntime.sleep(5)  # a slow import: the window in which the worker is killed");
             MasterTesting.signal(master, "HUP");
             List<Long> booting = new ArrayList<>();
             assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> {
                 booting.clear();
-                MasterTesting.workerProcesses(master).keySet().stream().filter(p -> !old.contains(p)).forEach(booting::add);
+                MasterTesting.workerProcesses(server).keySet().stream().filter(p -> !old.contains(p)).forEach(booting::add);
                 return !booting.isEmpty();
             }), "no new worker started; log:\n" + server.log());
             Thread.sleep(1000);
@@ -215,8 +215,8 @@ class ReloadIT {
                 assertEquals("version 1", body(server), "the old generation goes on serving");
             }
             assertTrue(MasterTesting.await(Duration.ofSeconds(15),
-                    () -> MasterTesting.workerProcesses(master).keySet().equals(old)),
-                    "only the old workers are left: " + MasterTesting.workerProcesses(master) + "; log:\n" + server.log());
+                    () -> MasterTesting.workerProcesses(server).keySet().equals(old)),
+                    "only the old workers are left: " + MasterTesting.workerProcesses(server) + "; log:\n" + server.log());
         }
     }
 
@@ -230,21 +230,21 @@ class ReloadIT {
         deploy("1");
         try (BridgeServer server = start()) {
             long master = server.process().pid();
-            List<Long> old = new ArrayList<>(MasterTesting.workerProcesses(master).keySet());
+            List<Long> old = new ArrayList<>(MasterTesting.workerProcesses(server).keySet());
             deploy("2", "import time\ntime.sleep(3)  # a slow import: the window in which an old worker is killed");
             MasterTesting.signal(master, "HUP");
             assertTrue(MasterTesting.await(Duration.ofSeconds(15),
-                    () -> MasterTesting.workerProcesses(master).size() > old.size()), "no new worker started; log:\n" + server.log());
+                    () -> MasterTesting.workerProcesses(server).size() > old.size()), "no new worker started; log:\n" + server.log());
             new ProcessBuilder("kill", "-9", Long.toString(old.get(0))).start().waitFor();
             for (int i = 0; i < 10; i++) {
                 assertEquals("version 1", body(server), "the other old worker serves while the new ones boot");
             }
             assertTrue(MasterTesting.awaitLog(server, DONE, 1, BOOT), "the reload completes; log:\n" + server.log());
             awaitServed(server, "version 2");
-            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(master).size() == 2),
-                    "two workers in the end: " + MasterTesting.workerProcesses(master) + "; log:\n" + server.log());
-            assertTrue(MasterTesting.workerProcesses(master).keySet().stream().noneMatch(old::contains),
-                    "no old worker is left: " + MasterTesting.workerProcesses(master));
+            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(server).size() == 2),
+                    "two workers in the end: " + MasterTesting.workerProcesses(server) + "; log:\n" + server.log());
+            assertTrue(MasterTesting.workerProcesses(server).keySet().stream().noneMatch(old::contains),
+                    "no old worker is left: " + MasterTesting.workerProcesses(server));
             assertEquals(2, server.log().lines().filter(l -> l.contains("ready (generation 1)")).count(),
                     "no worker of the old generation was started again; log:\n" + server.log());
         }

@@ -28,27 +28,27 @@ class SignalsIT {
         try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2")) {
             long master = server.process().pid();
             MasterTesting.awaitReady(server, 2, BOOT);
-            assertEquals(Set.of(1, 2), new HashSet<>(MasterTesting.workerProcesses(master).values()));
+            assertEquals(Set.of(1, 2), new HashSet<>(MasterTesting.workerProcesses(server).values()));
 
             MasterTesting.signal(master, "TTIN");
             assertTrue(MasterTesting.await(BOOT, () -> MasterTesting.readyWorkers(server.log()).containsValue(3)),
                     "SIGTTIN: no worker 3 became ready; log:\n" + server.log());
-            assertTrue(MasterTesting.await(Duration.ofSeconds(5), () -> MasterTesting.workerProcesses(master).size() == 3),
-                    "SIGTTIN: expected 3 worker processes: " + MasterTesting.workerProcesses(master));
-            assertEquals(Set.of(1, 2, 3), new HashSet<>(MasterTesting.workerProcesses(master).values()));
+            assertTrue(MasterTesting.await(Duration.ofSeconds(5), () -> MasterTesting.workerProcesses(server).size() == 3),
+                    "SIGTTIN: expected 3 worker processes: " + MasterTesting.workerProcesses(server));
+            assertEquals(Set.of(1, 2, 3), new HashSet<>(MasterTesting.workerProcesses(server).values()));
 
             MasterTesting.signal(master, "TTOU");
-            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(master).size() == 2),
-                    "SIGTTOU: expected 2 worker processes: " + MasterTesting.workerProcesses(master) + "; log:\n" + server.log());
-            assertEquals(Set.of(1, 2), new HashSet<>(MasterTesting.workerProcesses(master).values()), "the highest number goes");
+            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(server).size() == 2),
+                    "SIGTTOU: expected 2 worker processes: " + MasterTesting.workerProcesses(server) + "; log:\n" + server.log());
+            assertEquals(Set.of(1, 2), new HashSet<>(MasterTesting.workerProcesses(server).values()), "the highest number goes");
 
             MasterTesting.signal(master, "TTOU");
-            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(master).size() == 1),
-                    "SIGTTOU: expected 1 worker process: " + MasterTesting.workerProcesses(master) + "; log:\n" + server.log());
+            assertTrue(MasterTesting.await(Duration.ofSeconds(15), () -> MasterTesting.workerProcesses(server).size() == 1),
+                    "SIGTTOU: expected 1 worker process: " + MasterTesting.workerProcesses(server) + "; log:\n" + server.log());
             // Never below one worker.
             MasterTesting.signal(master, "TTOU");
             Thread.sleep(1000);
-            Map<Long, Integer> left = MasterTesting.workerProcesses(master);
+            Map<Long, Integer> left = MasterTesting.workerProcesses(server);
             assertEquals(List.of(1), List.copyOf(left.values()), "one worker, number 1, after a SIGTTOU too many: " + left);
             long only = left.keySet().iterator().next();
             for (int i = 0; i < 5; i++) {
@@ -56,7 +56,7 @@ class SignalsIT {
             }
             // No respawn of the removed slots happened behind our back.
             Thread.sleep(1500);
-            assertEquals(left, MasterTesting.workerProcesses(master), "the worker set is stable");
+            assertEquals(left, MasterTesting.workerProcesses(server), "the worker set is stable");
         }
     }
 
@@ -124,12 +124,12 @@ class SignalsIT {
             }
             String context = MasterTesting.describe(load.failures()) + "\nlog:\n" + server.log();
             assertEquals(List.of(), load.failures(), "requests fail during a SIGHUP reload: " + context);
-            fresh = new LinkedHashSet<>(MasterTesting.workerProcesses(master).keySet());
+            fresh = new LinkedHashSet<>(MasterTesting.workerProcesses(server).keySet());
             assertEquals(2, fresh.size(), "2 workers after the reload: " + fresh);
             for (long pid : fresh) {
                 assertFalse(old.contains(pid), "worker " + pid + " was not replaced; " + context);
             }
-            assertEquals(Set.of(1, 2), new HashSet<>(MasterTesting.workerProcesses(master).values()), "numbers kept");
+            assertEquals(Set.of(1, 2), new HashSet<>(MasterTesting.workerProcesses(server).values()), "numbers kept");
             Set<Long> servedAfter = new HashSet<>();
             long settled = System.nanoTime() - 500_000_000L;
             load.results().stream().filter(r -> r.ok() && r.start() > settled).forEach(r -> servedAfter.add(r.pid()));

@@ -48,7 +48,7 @@ class WorkerCrashIT {
                     // A random worker among those the master reported ready and that are alive.
                     Map<Long, Integer> ready = MasterTesting.readyWorkers(server.log());
                     List<Long> candidates = new ArrayList<>();
-                    MasterTesting.workerProcesses(master).forEach((pid, slot) -> {
+                    MasterTesting.workerProcesses(server).forEach((pid, slot) -> {
                         if (ready.containsKey(pid) && !killedAt.containsKey(pid)) {
                             candidates.add(pid);
                         }
@@ -104,9 +104,9 @@ class WorkerCrashIT {
                         "no new worker " + slot + " became ready after pid " + pid + " was killed; " + context);
                 assertFalse(MasterTesting.alive(pid), "killed worker " + pid + " still alive");
             }
-            assertTrue(MasterTesting.await(BOOT, () -> MasterTesting.workerProcesses(master).size() == 3),
-                    "expected 3 worker processes again: " + MasterTesting.workerProcesses(master) + "; " + context);
-            Map<Long, Integer> now = MasterTesting.workerProcesses(master);
+            assertTrue(MasterTesting.await(BOOT, () -> MasterTesting.workerProcesses(server).size() == 3),
+                    "expected 3 worker processes again: " + MasterTesting.workerProcesses(server) + "; " + context);
+            Map<Long, Integer> now = MasterTesting.workerProcesses(server);
             assertEquals(Set.of(1, 2, 3), new java.util.HashSet<>(now.values()), "worker numbers 1..3 are kept: " + now);
             for (long pid : now.keySet()) {
                 assertFalse(killedAt.containsKey(pid), "a killed pid is listed as a worker: " + now);
@@ -124,7 +124,7 @@ class WorkerCrashIT {
         try (BridgeServer server = BridgeServer.start("--module", APP, "--workers", "2")) {
             long master = server.process().pid();
             MasterTesting.awaitReady(server, 2, BOOT);
-            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(master).keySet());
+            Set<Long> workers = new LinkedHashSet<>(MasterTesting.workerProcesses(server).keySet());
             assertEquals(2, workers.size(), "worker processes: " + workers);
             int port = server.port();
             CompletableFuture<RawHttp.Response> slow = CompletableFuture.supplyAsync(() -> {
