@@ -522,8 +522,10 @@ def bridge_argv(app_target, port, workers, extra=(), java_flags=()):
 
 
 def bridge_worker_id(pid):
-    """N of a bridge worker's -Dbridge.worker=N, or None for another process."""
+    """N of a bridge worker's -Dbridge.worker=N, "standby" for a JVM started as a standby (which may since
+    have become a worker: only the master's log tells), or None for another process."""
     for a in cmdline(pid):
         if a.startswith("-Dbridge.worker="):
-            return int(a.split("=", 1)[1])
+            value = a.split("=", 1)[1]
+            return int(value) if value.isdigit() else value
     return None
