@@ -453,7 +453,7 @@ public final class Master {
         String how = signal != 0 ? "was killed by signal " + signal : "exited with status " + code;
         if (w.isStandby()) {
             standbys.remove(w);
-            if (stopping || w.abandoned) {
+            if (stopping) {
                 log.info(w.name() + " " + how);
             } else {
                 standbyFailures++;

@@ -39,12 +39,14 @@ import java.util.function.Function;
  * that. Three hundred (so that the JIT compiles the request path) cost 150-250 ms of CPU per worker: on an
  * idle machine a cold burst of 60 requests then took 25-33 ms instead of 37-50, but in a reload under load,
  * where that CPU is taken from the serving workers, the new version came 2.6 s after the signal instead of
- * 1.3 s, and the slowest request was no faster.
+ * 1.3 s, and the slowest request was no faster. A standby, which waits for a slot, has that time: it runs
+ * {@value #STANDBY_ROUNDS} rounds, paced, before anyone waits for it.
  *
  * <ul>
  *   <li>{@link #pipelines}: an HTTP request, and a uwsgi one when a uwsgi listener is configured, through the
  *       real protocol handlers on an embedded channel, answered with a canned response in place of Python.
- *       Runs on the worker's main thread, while Python boots on another.</li>
+ *       Runs on the worker's main thread, while Python boots on another (once), or while a standby waits
+ *       (many rounds).</li>
  *   <li>{@link #python}: one exchange through the shim on a Python thread, answered by the shim's own tiny
  *       app; its completion runs on the worker's event loop (not accepting yet) into a sink that drops it.</li>
  * </ul>
@@ -64,13 +66,14 @@ final class WarmUp {
      * needed, enough for the JIT to compile the request path (C1 compiles a method after about 200 calls),
      * so a reload's new workers do not serve their first requests in the interpreter.
      */
-    static final int STANDBY_ROUNDS = Integer.getInteger("bridge.standbyRounds", 500);
+    static final int STANDBY_ROUNDS = 500;
     /**
      * A standby's pause after each slice of {@value #SLICE_ROUNDS} rounds, in milliseconds: its warm-up then
-     * takes at most about a third of a CPU at any moment instead of a whole one (measured: unpaced, the
-     * workers' slowest requests while a standby warmed up took 110-140 ms under load).
+     * leaves the CPU to the workers most of the time instead of taking a whole one for a quarter of a second
+     * (unpaced, the workers' slowest requests while a standby warmed up took 110-140 ms under load).
      */
-    static final long STANDBY_PAUSE_MILLIS = Long.getLong("bridge.standbyPause", 20);
+    static final long STANDBY_PAUSE_MILLIS = 20;
+    /** Rounds between a standby's pauses, each also a moment to stop early. */
     static final int SLICE_ROUNDS = 10;
 
     private WarmUp() {}
