@@ -36,8 +36,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A worker process, spawned by the master: boot (Python and the app on the Python threads while the
  * event loop adopts the inherited listeners), report READY, accept once the master says SERVE, then drain
- * and exit. Spawned as a standby ({@code BRIDGE_WORKER_ID=standby}), it first boots without Python, warms
- * its protocol handlers up, reports STANDBY and waits: the master's {@code BOOT slot generation} makes it
+ * and exit. Spawned as a standby ({@code BRIDGE_WORKER_ID=standby}), it first boots without Python, reports
+ * STANDBY, warms its protocol handlers up and waits: the master's {@code BOOT slot generation} makes it
  * that slot's worker, and only then are Python and the app loaded (so a reload still loads new code, while
  * the JVM's own start-up was paid before the reload began). Runs on the main thread; signal handlers and
  * the master link only enqueue, the main thread acts.
@@ -127,15 +127,16 @@ public final class Worker {
     }
 
     /**
-     * A standby: a worker JVM booted ahead of need, without Python. It warms the protocol handlers up, says
-     * STANDBY, and waits for the master to give it a slot ({@code BOOT slot generation}).
+     * A standby: a worker JVM booted ahead of need, without Python. It says STANDBY as soon as its JVM is up
+     * (the master may then start the next standby: the paced warm-up that follows takes little CPU), warms
+     * the protocol handlers up, and waits for the master to give it a slot ({@code BOOT slot generation}).
      *
      * @return the identity the master gave it, or null if it was told to stop instead
      */
     private Map<String, String> standBy(MasterLink master) throws InterruptedException {
+        master.send(Control.STANDBY);
         // Told to boot (or stop) meanwhile: the rest of the warm-up would only delay it.
         WarmUp.pipelines(config, WarmUp.STANDBY_ROUNDS, WarmUp.STANDBY_PAUSE_MILLIS, () -> !events.isEmpty());
-        master.send(Control.STANDBY);
         String event = events.take();
         String[] boot = event.split(" ");
         if (!boot[0].equals(Control.BOOT) || boot.length != 3) {

@@ -124,6 +124,15 @@ final class MasterTesting {
         return out;
     }
 
+    /** Deletes a directory and everything below it (a test's deployed app). */
+    static void deleteTree(Path dir) throws IOException {
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(Collections.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
     /** Sends a signal by name (TERM, KILL, HUP, USR1, TTIN, TTOU, ...) with kill(1). */
     static void signal(long pid, String name) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).redirectErrorStream(true).start();

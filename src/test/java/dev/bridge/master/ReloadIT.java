@@ -38,19 +38,7 @@ class ReloadIT {
 
     @AfterEach
     void cleanUp() throws IOException {
-        try (var files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                if (Files.isDirectory(p)) {
-                    try (var inner = Files.list(p)) {
-                        for (Path q : inner.toList()) {
-                            Files.deleteIfExists(q);
-                        }
-                    }
-                }
-                Files.deleteIfExists(p);
-            }
-        }
-        Files.deleteIfExists(dir);
+        MasterTesting.deleteTree(dir);
     }
 
     /** Writes the app as a deploy would: version N, or an import that fails, or one that takes a while. */

@@ -39,11 +39,7 @@ class StandbyIT {
 
     @AfterEach
     void cleanUp() throws IOException {
-        try (var files = Files.walk(dir)) {
-            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        MasterTesting.deleteTree(dir);
     }
 
     /** The app answers its version (fixed at import) and the identity its process environment gives it. */
