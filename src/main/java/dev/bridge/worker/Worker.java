@@ -108,7 +108,7 @@ public final class Worker {
             EventLoop loop = group.next();
             MasterLink master = MasterLink.open(loop, Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add);
             Map<String, String> identity;
-            if (Control.STANDBY_ID.equals(env.get(Control.ENV_WORKER_ID))) {
+            if (startedAsStandby()) {
                 identity = standBy(master);
                 if (identity == null) {
                     return ExitCode.OK;
@@ -147,10 +147,14 @@ public final class Worker {
         return Map.of(Control.ENV_WORKER_ID, boot[1], Control.ENV_GENERATION, boot[2]);
     }
 
+    private boolean startedAsStandby() {
+        return Control.STANDBY_ID.equals(env.get(Control.ENV_WORKER_ID));
+    }
+
     /** Boots Python and the app, reports READY, serves until told to stop. */
     private int serve(EventLoopGroup group, EventLoop loop, MasterLink master, Map<String, String> identity)
             throws InterruptedException {
-        boolean standby = Control.STANDBY_ID.equals(env.get(Control.ENV_WORKER_ID));
+        boolean standby = startedAsStandby();
         PythonThreads python = new PythonThreads(config, runtime, identity);
         WorkerChannels channels = new WorkerChannels(loop, python::submit, config.threads());
         // Python (libpython, the app's imports) and the event loop boot in parallel.
