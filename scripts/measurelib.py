@@ -529,3 +529,36 @@ def bridge_worker_id(pid):
             value = a.split("=", 1)[1]
             return int(value) if value.isdigit() else value
     return None
+
+
+def nginx_front(name, port, backend_argv, sock_dir):
+    """argv of a shell that starts the backend (on a uwsgi unix socket) and nginx in front of it
+    (uwsgi_pass with the stock uwsgi_params, one nginx worker, keep-alive to the client). Server
+    stops them together: it signals the shell's session."""
+    conf = os.path.join(sock_dir, "nginx.conf")
+    sock = os.path.join(sock_dir, "app.sock")
+    with open(conf, "w") as f:
+        f.write("""%(user)s
+worker_processes 1;
+daemon off;
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(dir)s/body;
+    proxy_temp_path %(dir)s/proxy;
+    fastcgi_temp_path %(dir)s/fastcgi;
+    uwsgi_temp_path %(dir)s/uwsgi;
+    scgi_temp_path %(dir)s/scgi;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:%(sock)s; }
+    }
+}
+""" % {"user": "user root;" if os.geteuid() == 0 else "", "dir": sock_dir, "port": port, "sock": sock})
+    backend = " ".join(shlex.quote(a) for a in backend_argv).replace("SOCKET", shlex.quote(sock))
+    # the shell stays, so that SIGTERM to it stops both at once
+    return ["sh", "-c", "%s & b=$!; nginx -p %s -c %s & n=$!; trap 'kill $b $n; wait' TERM; wait" % (
+        backend, shlex.quote(sock_dir), shlex.quote(conf))]
