@@ -52,7 +52,7 @@ final class WorkerProcess {
     }
 
     String name() {
-        return (slot == STANDBY_SLOT ? "standby" : "worker " + slot) + " (pid " + pid + ")";
+        return (isStandby() ? "standby" : "worker " + slot) + " (pid " + pid + ")";
     }
 
     void send(String line) {
