@@ -91,10 +91,7 @@ final class MasterTesting {
         if (master.isEmpty()) {
             return out;
         }
-        Map<Long, Integer> became = new HashMap<>();
-        for (Matcher m : matches(log, BECAME)) {
-            became.put(Long.parseLong(m.group(2)), Integer.parseInt(m.group(1)));
-        }
+        Map<Long, Integer> became = standbysGivenASlot(log);
         Pattern slot = Pattern.compile("-Dbridge\\.worker=(\\d+|standby)");
         master.get().children().forEach(child -> {
             Matcher m = slot.matcher(commandLine(child.pid()));
@@ -112,25 +109,22 @@ final class MasterTesting {
     /** Live standbys of a master that were not given a slot yet. */
     static Set<Long> idleStandbys(BridgeServer server) {
         Set<Long> out = new HashSet<>();
-        Set<Long> became = new HashSet<>();
-        for (Matcher m : matches(server.log(), BECAME)) {
-            became.add(Long.parseLong(m.group(2)));
-        }
+        Map<Long, Integer> became = standbysGivenASlot(server.log());
         ProcessHandle.of(server.process().pid()).ifPresent(master -> master.children().forEach(child -> {
-            if (commandLine(child.pid()).contains("-Dbridge.worker=standby ") && alive(child.pid()) && !became.contains(child.pid())) {
+            if (commandLine(child.pid()).contains("-Dbridge.worker=standby ") && alive(child.pid()) && !became.containsKey(child.pid())) {
                 out.add(child.pid());
             }
         }));
         return out;
     }
 
-    /** Deletes a directory and everything below it (a test's deployed app). */
-    static void deleteTree(Path dir) throws IOException {
-        try (var files = Files.walk(dir)) {
-            for (Path p : files.sorted(Collections.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+    /** Processes started as standbys that the master made workers, by pid, with their slot (from the log). */
+    private static Map<Long, Integer> standbysGivenASlot(String log) {
+        Map<Long, Integer> out = new HashMap<>();
+        for (Matcher m : matches(log, BECAME)) {
+            out.put(Long.parseLong(m.group(2)), Integer.parseInt(m.group(1)));
         }
+        return out;
     }
 
     /** Sends a signal by name (TERM, KILL, HUP, USR1, TTIN, TTOU, ...) with kill(1). */

@@ -2,8 +2,8 @@ package dev.bridge.master;
 
 import dev.bridge.testing.BridgeServer;
 import dev.bridge.testing.RawHttp;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,16 +30,9 @@ class ReloadIT {
     private static final Pattern DONE = Pattern.compile("reload done: generation (\\d+)");
     private static final Pattern ABORTED = Pattern.compile("reload aborted: ");
 
-    private final Path dir;
-
-    ReloadIT() throws IOException {
-        dir = Files.createTempDirectory("bridge-reload-it");
-    }
-
-    @AfterEach
-    void cleanUp() throws IOException {
-        MasterTesting.deleteTree(dir);
-    }
+    /** The deployed app's directory (JUnit removes it after each test). */
+    @TempDir
+    Path dir;
 
     /** Writes the app as a deploy would: version N, or an import that fails, or one that takes a while. */
     private void deploy(String version, String beforeApp) throws IOException {

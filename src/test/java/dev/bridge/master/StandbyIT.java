@@ -2,8 +2,8 @@ package dev.bridge.master;
 
 import dev.bridge.testing.BridgeServer;
 import dev.bridge.testing.RawHttp;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,16 +31,9 @@ class StandbyIT {
     private static final Duration BOOT = Duration.ofSeconds(40);
     private static final Pattern DONE = Pattern.compile("reload done: generation (\\d+)");
 
-    private final Path dir;
-
-    StandbyIT() throws IOException {
-        dir = Files.createTempDirectory("bridge-standby-it");
-    }
-
-    @AfterEach
-    void cleanUp() throws IOException {
-        MasterTesting.deleteTree(dir);
-    }
+    /** The deployed app's directory (JUnit removes it after each test). */
+    @TempDir
+    Path dir;
 
     /** The app answers its version (fixed at import) and the identity its process environment gives it. */
     private void deploy(String version) throws IOException {
