@@ -247,11 +247,16 @@ final class MasterTesting {
 
     /** GET and expect a 200 whose body is a pid; returns it. */
     static long pidOf(int port, String path, int timeoutMillis) throws IOException {
+        return Long.parseLong(okText(port, path, timeoutMillis).trim());
+    }
+
+    /** The body of GET {@code path}, which must answer 200. */
+    static String okText(int port, String path, int timeoutMillis) throws IOException {
         RawHttp.Response r = get(port, path, timeoutMillis);
         if (r.status() != 200) {
-            throw new AssertionError("GET " + path + ": " + r.statusLine());
+            throw new AssertionError("GET " + path + ": " + r.statusLine() + " " + r.text());
         }
-        return Long.parseLong(r.text().trim());
+        return r.text();
     }
 
     /** Launches the jar with the given flags (no waiting), and collects its output. */

@@ -1,7 +1,6 @@
 package dev.bridge.master;
 
 import dev.bridge.testing.BridgeServer;
-import dev.bridge.testing.RawHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,9 +66,7 @@ class ReloadIT {
     }
 
     private static String body(BridgeServer server) throws IOException {
-        RawHttp.Response r = MasterTesting.get(server.port(), "/", 10_000);
-        assertEquals(200, r.status(), "GET /: " + r.text());
-        return r.text();
+        return MasterTesting.okText(server.port(), "/", 10_000);
     }
 
     /** Waits until new connections get {@code expected}, then checks that ten in a row do. */

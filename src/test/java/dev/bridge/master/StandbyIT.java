@@ -1,7 +1,6 @@
 package dev.bridge.master;
 
 import dev.bridge.testing.BridgeServer;
-import dev.bridge.testing.RawHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,9 +59,7 @@ class StandbyIT {
     }
 
     private static String get(BridgeServer server) throws IOException {
-        RawHttp.Response r = MasterTesting.get(server.port(), "/", 10_000);
-        assertEquals(200, r.status(), "GET /: " + r.text());
-        return r.text();
+        return MasterTesting.okText(server.port(), "/", 10_000);
     }
 
     /** Waits until exactly {@code n} standbys wait, each booted (it said so: "standby (pid P) ready in"). */
