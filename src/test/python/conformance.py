@@ -595,6 +595,18 @@ def _headers(environ, start_response):
     return [b"ok"]
 
 
+def _sched(environ, start_response):
+    """The process, the thread serving this request, that thread's nice value and the nice value of a thread
+    it starts: 'pid tid nice child-nice'."""
+    def nice():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    child = []
+    t = threading.Thread(target=lambda: child.append(nice()))
+    t.start()
+    t.join(5)
+    return _text(start_response, "%d %d %d %d" % (os.getpid(), threading.get_native_id(), nice(), child[0]))
+
+
 ROUTES = {
     "/env": None,
     "/echo": _echo,
@@ -623,6 +635,7 @@ ROUTES = {
     "/path": _path,
     "/big": _big,
     "/headers": _headers,
+    "/sched": _sched,
 }
 
 

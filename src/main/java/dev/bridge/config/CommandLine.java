@@ -51,6 +51,7 @@ public final class CommandLine {
         int reloadMercy = Config.DEFAULT_RELOAD_MERCY;
         /** Null: as many as workers. */
         Integer standby;
+        int pythonNice = Config.DEFAULT_PYTHON_NICE;
         final List<String> touchReload = new ArrayList<>();
         int bufferSize = Config.DEFAULT_BUFFER_SIZE;
         final List<Cidr> trustedProxies = new ArrayList<>();
@@ -156,6 +157,10 @@ public final class CommandLine {
                 "worker JVMs kept booted without Python, each ready to become a worker: a reload, respawn or "
                         + "recycling then loads only Python and the app (0: start every worker from scratch)",
                 (b, f, v) -> b.standby = intIn(f, v, 0, 1024));
+        option("--python-nice", "N", String.valueOf(Config.DEFAULT_PYTHON_NICE),
+                "run the Python threads N nice levels below the worker's event loop, so requests and responses "
+                        + "keep moving on a busy machine (0: the same priority)",
+                (b, f, v) -> b.pythonNice = intIn(f, v, 0, Config.MAX_NICE));
         option("--touch-reload", "FILE", "none", "reload when FILE's modification time changes (repeatable)",
                 (b, f, v) -> b.touchReload.add(v));
         option("--disable-logging", null, "off", "no access log line per request",
@@ -217,8 +222,8 @@ public final class CommandLine {
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
-                b.reloadMode, b.reloadMercy, b.standby == null ? b.workers : b.standby, b.touchReload, b.bufferSize,
-                b.trustedProxies));
+                b.reloadMode, b.reloadMercy, b.standby == null ? b.workers : b.standby, b.pythonNice, b.touchReload,
+                b.bufferSize, b.trustedProxies));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

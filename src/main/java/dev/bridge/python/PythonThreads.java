@@ -25,7 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The Python threads of a worker. Each is a platform thread that owns one Jep {@link SharedInterpreter}
  * (interpreters are thread-bound: any call from another thread fails), loads the shim, then takes requests
- * from one shared queue. The first thread boots Python and imports the app; the others start after it.
+ * from one shared queue. The first thread boots Python and imports the app; the others start after it. Once
+ * ready to serve, each thread lowers its own scheduling priority by {@link Config#pythonNice()} nice levels
+ * (the import runs at the worker's priority, so a reload is not slowed down).
  *
  * <p>{@link #submit} may be called from any thread (the event loop does); everything else runs on the
  * Python threads or, for {@link #start} and {@link #stop}, on the worker's main thread.
@@ -161,9 +163,14 @@ public final class PythonThreads {
                     return;
                 }
             }
-            interp.exec("from bridge_wsgi import handle, warm, bind");
+            interp.exec("from bridge_wsgi import handle, warm, bind, lower_priority");
             ExchangeRouter router = new ExchangeRouter();
             interp.invoke("bind", router);
+            Object niceError = interp.invoke("lower_priority", config.pythonNice());
+            if (niceError != null) {
+                Log.get().warn("Python thread " + Thread.currentThread().getName() + " keeps the event loop's priority: "
+                        + niceError);
+            }
             booted.complete(null);
             while (true) {
                 WsgiExchange exchange = queue.take();

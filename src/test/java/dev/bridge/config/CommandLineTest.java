@@ -259,6 +259,7 @@ class CommandLineTest {
                 Map.entry("--reload-mode", "all"),
                 Map.entry("--reload-mercy", "60"),
                 Map.entry("--standby", "as many as --workers"),
+                Map.entry("--python-nice", "5"),
                 Map.entry("--touch-reload", "none"),
                 Map.entry("--uwsgi-socket", "none"),
                 Map.entry("--buffer-size", "65536"),
@@ -311,7 +312,7 @@ class CommandLineTest {
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
                             || flag.equals("--harakiri") || flag.equals("--reload-mercy")
-                            || flag.equals("--standby") ? "3" : "x";
+                            || flag.equals("--standby") || flag.equals("--python-nice") ? "3" : "x";
                 });
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
@@ -324,6 +325,15 @@ class CommandLineTest {
         assertEquals(3, parse("--module", "m", "--standby", "3", "--workers", "1").standby());
         assertEquals(0, parse("--module", "m", "--workers", "4", "--standby", "0").standby());
         assertTrue(error("--module", "m", "--standby", "-1").contains("--standby -1: must be between 0 and 1024"));
+    }
+
+    @Test
+    void shouldRunPythonFiveNiceLevelsBelowTheEventLoopUnlessToldOtherwise() throws Exception {
+        assertEquals(5, parse("--module", "m").pythonNice());
+        assertEquals(0, parse("--module", "m", "--python-nice", "0").pythonNice());
+        assertEquals(19, parse("--module", "m", "--python-nice", "19").pythonNice());
+        assertTrue(error("--module", "m", "--python-nice", "20").contains("--python-nice 20: must be between 0 and 19"));
+        assertTrue(error("--module", "m", "--python-nice", "-1").contains("--python-nice -1: must be between 0 and 19"));
     }
 
     @Test
