@@ -158,8 +158,8 @@ public final class CommandLine {
                         + "recycling then loads only Python and the app (0: start every worker from scratch)",
                 (b, f, v) -> b.standby = intIn(f, v, 0, 1024));
         option("--python-nice", "N", String.valueOf(Config.DEFAULT_PYTHON_NICE),
-                "run the Python threads N nice levels below the worker's event loop, so requests and responses "
-                        + "keep moving on a busy machine (0: the same priority)",
+                "run the Python threads N nice levels below the worker's event loop: on a busy machine, requests "
+                        + "and responses keep moving for a light app; a CPU-bound app loses throughput (see README)",
                 (b, f, v) -> b.pythonNice = intIn(f, v, 0, Config.MAX_NICE));
         option("--touch-reload", "FILE", "none", "reload when FILE's modification time changes (repeatable)",
                 (b, f, v) -> b.touchReload.add(v));

@@ -96,13 +96,15 @@ public record Config(
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /**
-     * Nice levels the Python threads run below the event loop. On a busy machine the scheduler otherwise
-     * keeps the event loop, the worker's busiest thread, waiting behind threads that just woke up, and a
-     * whole worker's responses wait with it: measured with scripts/reload-check (2 workers, 64 clients,
-     * 2 CPUs), the slowest of 350,000 requests took 75-85 ms, and 16-17 ms with the Python threads 5 nice
-     * levels down (2 and 10 levels: 39-44 ms).
+     * Nice levels the Python threads run below the event loop: none by default. On a machine whose CPUs are
+     * all busy, the scheduler keeps the event loop (the worker's busiest thread when the app is light) waiting
+     * 25-45 ms at a time, and a whole worker's finished responses wait with it; 5 levels fix that for a light
+     * app (scripts/reload-check, 2 workers, 64 clients, 2 CPUs: the slowest of 400,000 requests 20-33 ms
+     * instead of 73-80 ms; 2 levels were not enough), but cost a CPU-bound app a fifth of its throughput at
+     * saturation (Flask, 2 workers, wrk c64: 10.0k instead of 12.7k req/s), its Python threads being the ones
+     * that should not wait. Neither uWSGI nor gunicorn renice by default either (uWSGI's --prio is opt-in).
      */
-    public static final int DEFAULT_PYTHON_NICE = 5;
+    public static final int DEFAULT_PYTHON_NICE = 0;
     /** Highest nice value Linux has: a thread cannot be made less important than this. */
     public static final int MAX_NICE = 19;
     /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */

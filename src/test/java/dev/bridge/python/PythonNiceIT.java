@@ -24,8 +24,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PythonNiceIT {
 
     @Test
-    void pythonThreadsRunFiveNiceLevelsBelowTheEventLoopByDefault() throws Exception {
-        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0")) {
+    void pythonNiceFivePutsEveryPythonThreadFiveLevelsBelowTheEventLoop() throws Exception {
+        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0",
+                "--python-nice", "5")) {
             long[] sched = sched(server);
             Map<String, Integer> nice = threadNice(sched[0]);
             int loop = nice.get("multiThreadIoEv");
@@ -36,9 +37,8 @@ class PythonNiceIT {
     }
 
     @Test
-    void pythonNiceZeroLeavesEveryThreadAtTheWorkersPriority() throws Exception {
-        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0",
-                "--python-nice", "0")) {
+    void byDefaultEveryThreadRunsAtTheWorkersPriority() throws Exception {
+        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0")) {
             long[] sched = sched(server);
             Map<String, Integer> nice = threadNice(sched[0]);
             int loop = nice.get("multiThreadIoEv");
