@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -68,7 +69,12 @@ class PythonNiceIT {
         Map<String, Integer> nice = new HashMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path task : tasks.toList()) {
-                String stat = Files.readString(task.resolve("stat"));
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (NoSuchFileException gone) {
+                    continue; // a thread that ended meanwhile
+                }
                 // comm is in parentheses and may hold spaces; fields after it start with the state (field 3).
                 String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                 String[] after = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
