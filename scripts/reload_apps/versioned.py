@@ -31,7 +31,9 @@ if not VERSION.isdigit():
     raise RuntimeError("broken deploy: version.txt says %r" % VERSION)
 
 BODY = ("version %s\n%s\nend of version %s\n" % (VERSION, "." * 200, VERSION)).encode("ascii")
-HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))]
+# X-Pid: which server process answered (scripts/reload-check tells a stalled server process from a
+# stalled load generator with it).
+HEADERS = [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY))), ("X-Pid", str(os.getpid()))]
 SLOW_SECONDS = 0.2
 
 

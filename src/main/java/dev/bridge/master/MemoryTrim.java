@@ -22,7 +22,9 @@ final class MemoryTrim {
     static final long QUIET_MILLIS = 6000;
 
     private final Spawner spawner;
-    /** When the trim is due (System.nanoTime()), or 0 when none is. */
+    /** A trim is due at {@link #dueAt}. */
+    private boolean due;
+    /** When the trim is due (System.nanoTime()). */
     private long dueAt;
     private boolean nativeTrim = true;
 
@@ -32,18 +34,16 @@ final class MemoryTrim {
 
     /** A worker became ready or went away: trim once things have been quiet for a while. */
     void workersChanged() {
+        due = true;
         dueAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(QUIET_MILLIS);
-        if (dueAt == 0) {
-            dueAt = 1;
-        }
     }
 
     /** Trims if it is due. Called on every tick of the master's loop. */
     void tick() {
-        if (dueAt == 0 || System.nanoTime() - dueAt < 0) {
+        if (!due || System.nanoTime() - dueAt < 0) {
             return;
         }
-        dueAt = 0;
+        due = false;
         long before = residentKb();
         System.gc();
         if (nativeTrim) {
