@@ -457,7 +457,7 @@ public final class Master {
                 log.info(w.name() + " " + how);
             } else {
                 standbyFailures++;
-                long backoff = Math.min(MAX_BACKOFF_MILLIS, MIN_BACKOFF_MILLIS << Math.min(standbyFailures - 1, 16));
+                long backoff = backoffMillis(standbyFailures);
                 standbyNotBefore = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff);
                 log.error(w.name() + " " + how + " unexpectedly (" + standbyFailures + " time(s) in a row): next standby in "
                         + backoff / 1000.0 + " s");
@@ -519,10 +519,15 @@ public final class Master {
                 return;
             }
         }
-        long backoff = Math.min(MAX_BACKOFF_MILLIS, MIN_BACKOFF_MILLIS << Math.min(n - 1, 16));
+        long backoff = backoffMillis(n);
         spawnNotBefore.put(w.slot, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff));
         log.error(w.name() + " " + how + " while booting (" + n + " time(s) in a row): next try in "
                 + backoff / 1000.0 + " s" + (replacement ? "; the current worker goes on serving" : ""));
+    }
+
+    /** The wait after {@code failures} boot failures in a row, in milliseconds: 1, 2, 4 ... up to 60 s. */
+    private static long backoffMillis(int failures) {
+        return Math.min(MAX_BACKOFF_MILLIS, MIN_BACKOFF_MILLIS << Math.min(failures - 1, 16));
     }
 
     /** Spawns what is missing; replaces (new first) workers that reached a recycling limit. */
