@@ -211,6 +211,19 @@ final class MasterTesting {
         return readyWorkers(server.log());
     }
 
+    /**
+     * Starts the server with {@code args}, {@code --workers N} and {@code extra}, and waits until the master
+     * has reported those N workers ready.
+     */
+    static BridgeServer startReady(int workers, Duration timeout, List<String> args, String... extra) throws Exception {
+        List<String> all = new ArrayList<>(args);
+        all.addAll(List.of("--workers", Integer.toString(workers)));
+        all.addAll(List.of(extra));
+        BridgeServer server = BridgeServer.start(all.toArray(String[]::new));
+        awaitReady(server, workers, timeout);
+        return server;
+    }
+
     /** Waits until {@code p} matches at least {@code count} log lines. */
     static boolean awaitLog(BridgeServer server, Pattern p, int count, Duration timeout) throws InterruptedException {
         return await(timeout, () -> matches(server.log(), p).size() >= count);

@@ -57,12 +57,8 @@ class ReloadIT {
     }
 
     private BridgeServer start(String... extra) throws Exception {
-        List<String> args = new ArrayList<>(List.of("--module", MODULE, "--chdir", dir.toString(), "--workers", "2",
-                "--pidfile", dir.resolve("bridge.pid").toString(), "--disable-logging"));
-        args.addAll(List.of(extra));
-        BridgeServer server = BridgeServer.start(args.toArray(String[]::new));
-        MasterTesting.awaitReady(server, 2, BOOT);
-        return server;
+        return MasterTesting.startReady(2, BOOT, List.of("--module", MODULE, "--chdir", dir.toString(),
+                "--pidfile", dir.resolve("bridge.pid").toString(), "--disable-logging"), extra);
     }
 
     private static String body(BridgeServer server) throws IOException {

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -50,12 +49,8 @@ class StandbyIT {
     }
 
     private BridgeServer start(String... extra) throws Exception {
-        List<String> args = new ArrayList<>(List.of("--module", "identity:application", "--chdir", dir.toString(),
-                "--workers", "2", "--disable-logging"));
-        args.addAll(List.of(extra));
-        BridgeServer server = BridgeServer.start(args.toArray(String[]::new));
-        MasterTesting.awaitReady(server, 2, BOOT);
-        return server;
+        return MasterTesting.startReady(2, BOOT, List.of("--module", "identity:application", "--chdir", dir.toString(),
+                "--disable-logging"), extra);
     }
 
     private static String get(BridgeServer server) throws IOException {
