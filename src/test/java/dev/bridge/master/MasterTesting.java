@@ -42,9 +42,9 @@ final class MasterTesting {
 
     /** {@code worker 1 (pid 123) ready (generation 1)}, logged by the master. */
     static final Pattern READY = Pattern.compile("master\\[\\d+\\] - worker (\\d+) \\(pid (\\d+)\\) ready \\(generation (\\d+)\\)");
-    /** Every mention of a worker by the master: {@code worker 1 (pid 123)}. */
     /** The master gave a standby a slot: "worker N (pid P): standby (pid P) becomes worker N". */
     static final Pattern BECAME = Pattern.compile("master\\[\\d+\\] - worker (\\d+) \\(pid (\\d+)\\): standby");
+    /** Every mention of a worker by the master: {@code worker 1 (pid 123)}. */
     static final Pattern WORKER_MENTION = Pattern.compile("worker (\\d+) \\(pid (\\d+)\\)");
     /** The tag of a worker's own log lines: {@code worker-1[123]}. */
     static final Pattern WORKER_TAG = Pattern.compile("worker-(\\d+)\\[(\\d+)\\]");
