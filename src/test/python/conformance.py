@@ -607,6 +607,16 @@ def _sched(environ, start_response):
     return _text(start_response, "%d %d %d %d" % (os.getpid(), threading.get_native_id(), nice(), child[0]))
 
 
+def _burn(environ, start_response):
+    """Keeps the CPU busy in Python for ?ms=N milliseconds (default 2): a CPU-bound request."""
+    ms = float(environ.get("QUERY_STRING", "").partition("ms=")[2] or 2)
+    end = time.thread_time() + ms / 1000
+    n = 0
+    while time.thread_time() < end:
+        n += 1
+    return _text(start_response, "burnt %d" % n)
+
+
 ROUTES = {
     "/env": None,
     "/echo": _echo,
@@ -636,6 +646,7 @@ ROUTES = {
     "/big": _big,
     "/headers": _headers,
     "/sched": _sched,
+    "/burn": _burn,
 }
 
 

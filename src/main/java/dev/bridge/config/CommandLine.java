@@ -157,10 +157,11 @@ public final class CommandLine {
                 "worker JVMs kept booted without Python, each ready to become a worker: a reload, respawn or "
                         + "recycling then loads only Python and the app (0: start every worker from scratch)",
                 (b, f, v) -> b.standby = intIn(f, v, 0, 1024));
-        option("--python-nice", "N", String.valueOf(Config.DEFAULT_PYTHON_NICE),
+        option("--python-nice", "N|auto", "auto",
                 "run the Python threads N nice levels below the worker's event loop: on a busy machine, requests "
-                        + "and responses keep moving for a light app; a CPU-bound app loses throughput (see README)",
-                (b, f, v) -> b.pythonNice = intIn(f, v, 0, Config.MAX_NICE));
+                        + "and responses keep moving for a light app; a CPU-bound app loses throughput. auto: each "
+                        + "worker does it (5 levels) only when its event loop is the busier stage and waits for a CPU",
+                (b, f, v) -> b.pythonNice = pythonNice(f, v));
         option("--touch-reload", "FILE", "none", "reload when FILE's modification time changes (repeatable)",
                 (b, f, v) -> b.touchReload.add(v));
         option("--disable-logging", null, "off", "no access log line per request",
@@ -252,6 +253,16 @@ public final class CommandLine {
             // reported below
         }
         throw new ConfigException(flag + " " + value + ": expected octal permission bits such as 660");
+    }
+
+    private static int pythonNice(String flag, String value) throws ConfigException {
+        if (value.equals("auto")) {
+            return Config.PYTHON_NICE_AUTO;
+        }
+        if (!value.trim().matches("-?\\d+")) {
+            throw new ConfigException(flag + " " + value + ": expected auto or a whole number");
+        }
+        return intIn(flag, value, 0, Config.MAX_NICE);
     }
 
     private static int intIn(String flag, String value, int min, int max) throws ConfigException {

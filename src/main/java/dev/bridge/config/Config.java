@@ -36,7 +36,8 @@ import java.util.List;
  * @param reloadMode      how a reload replaces workers: all at once, or one slot at a time
  * @param reloadMercy     seconds a replaced worker gets to finish its requests before SIGKILL
  * @param standby         worker JVMs the master keeps booted without Python, to become workers when needed
- * @param pythonNice      nice levels the Python threads run below the worker's event loop (0: the same priority)
+ * @param pythonNice      nice levels the Python threads run below the worker's event loop (0: the same priority),
+ *                        or {@link #PYTHON_NICE_AUTO}: the worker decides while it serves
  * @param touchReload     files whose modification triggers a reload
  * @param bufferSize      largest uwsgi vars block accepted, in bytes
  * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
@@ -96,15 +97,19 @@ public record Config(
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /**
-     * Nice levels the Python threads run below the event loop: none by default. On a machine whose CPUs are
-     * all busy, the scheduler keeps the event loop (the worker's busiest thread when the app is light) waiting
-     * 25-45 ms at a time, and a whole worker's finished responses wait with it; 5 levels fix that for a light
-     * app (scripts/reload-check, 2 workers, 64 clients, 2 CPUs: the slowest of 400,000 requests 20-33 ms
-     * instead of 73-80 ms; 2 levels were not enough), but cost a CPU-bound app a fifth of its throughput at
-     * saturation (Flask, 2 workers, wrk c64: 10.0k instead of 12.7k req/s), its Python threads being the ones
-     * that should not wait. Neither uWSGI nor gunicorn renice by default either (uWSGI's --prio is opt-in).
+     * {@code --python-nice auto}: each worker watches how its threads share the CPUs and moves its Python
+     * threads below its event loop only when the event loop is the busier stage and is kept waiting for a CPU
+     * (see dev.bridge.worker.AutoNice). On a machine whose CPUs are all busy, the scheduler keeps the event
+     * loop (the worker's busiest thread when the app is light) waiting 25-45 ms at a time, and a whole
+     * worker's finished responses wait with it; 5 nice levels fix that for a light app (scripts/reload-check,
+     * 2 workers, 64 clients, 2 CPUs: the slowest of 400,000 requests 20-33 ms instead of 73-80 ms), but cost
+     * a CPU-bound app a fifth of its throughput at saturation (Flask, 2 workers, wrk c64: 10.0k instead of
+     * 12.7k req/s), its Python threads being the ones that should not wait. Deciding per worker from what it
+     * measures gets the first without the second.
      */
-    public static final int DEFAULT_PYTHON_NICE = 0;
+    public static final int PYTHON_NICE_AUTO = -1;
+    /** Nice levels the Python threads run below the event loop unless told: decided by each worker. */
+    public static final int DEFAULT_PYTHON_NICE = PYTHON_NICE_AUTO;
     /** Highest nice value Linux has: a thread cannot be made less important than this. */
     public static final int MAX_NICE = 19;
     /** Longest request line, in bytes (longer: 414). Not configurable: nothing legitimate comes close. */

@@ -1,6 +1,7 @@
 package dev.bridge.python;
 
 import dev.bridge.Log;
+import dev.bridge.ThreadCpu;
 import dev.bridge.config.Config;
 import dev.bridge.wsgi.ExchangeRouter;
 import dev.bridge.wsgi.WsgiExchange;
@@ -19,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -27,7 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * (interpreters are thread-bound: any call from another thread fails), loads the shim, then takes requests
  * from one shared queue. The first thread boots Python and imports the app; the others start after it. Once
  * ready to serve, each thread lowers its own scheduling priority by {@link Config#pythonNice()} nice levels
- * (the import runs at the worker's priority, so a reload is not slowed down).
+ * (the import runs at the worker's priority, so a reload is not slowed down); with
+ * {@link Config#PYTHON_NICE_AUTO}, by what {@link #lowerPriority} asks later, before its next request.
  *
  * <p>{@link #submit} may be called from any thread (the event loop does); everything else runs on the
  * Python threads or, for {@link #start} and {@link #stop}, on the worker's main thread.
@@ -51,6 +54,10 @@ public final class PythonThreads {
     private final AtomicLong served = new AtomicLong();
     /** Per thread: the request it runs, for heartbeats (harakiri) and stats; read from any thread. */
     private final List<Busy> busy = new ArrayList<>();
+    /** Linux thread ids of the Python threads, in start order; written before each thread reports booted. */
+    private final List<Long> nativeIds = new CopyOnWriteArrayList<>();
+    /** Nice levels below the event loop that each thread should have reached before its next request. */
+    private volatile int niceLevels;
 
     /** What one Python thread is doing. */
     private static final class Busy {
@@ -66,6 +73,7 @@ public final class PythonThreads {
         this.config = config;
         this.runtime = runtime;
         this.environ = Map.copyOf(environ);
+        this.niceLevels = config.pythonNice() == Config.PYTHON_NICE_AUTO ? 0 : config.pythonNice();
     }
 
     /**
@@ -117,6 +125,20 @@ public final class PythonThreads {
         }
     }
 
+    /**
+     * Asks every Python thread to run {@code levels} nice levels below the event loop (more than it was
+     * started with); each does it itself before its next request. Linux lets a thread lose priority, not
+     * win it back without privilege: this only ever goes down. Any thread.
+     */
+    public void lowerPriority(int levels) {
+        niceLevels = Math.max(niceLevels, levels);
+    }
+
+    /** The Linux thread ids of the Python threads (to read their CPU use in /proc). Any thread. */
+    public List<Long> nativeIds() {
+        return List.copyOf(nativeIds);
+    }
+
     /** Requests Python has finished. Any thread. */
     public long served() {
         return served.get();
@@ -166,16 +188,16 @@ public final class PythonThreads {
             interp.exec("from bridge_wsgi import handle, warm, bind, lower_priority");
             ExchangeRouter router = new ExchangeRouter();
             interp.invoke("bind", router);
-            Object niceError = interp.invoke("lower_priority", config.pythonNice());
-            if (niceError != null) {
-                Log.get().warn("Python thread " + Thread.currentThread().getName() + " keeps the event loop's priority: "
-                        + niceError);
-            }
+            int nice = lowerTo(interp, 0);
+            nativeIds.add(ThreadCpu.currentThreadId());
             booted.complete(null);
             while (true) {
                 WsgiExchange exchange = queue.take();
                 if (exchange == STOP) {
                     return;
+                }
+                if (nice != niceLevels) {
+                    nice = lowerTo(interp, nice);
                 }
                 busy.summary = exchange.summary();
                 busy.since = System.currentTimeMillis();
@@ -192,6 +214,19 @@ public final class PythonThreads {
                 Log.get().error("Python thread " + Thread.currentThread().getName() + " failed", e);
             }
         }
+    }
+
+    /** Lowers the calling Python thread from {@code nice} to {@link #niceLevels}; returns the latter. */
+    private int lowerTo(SharedInterpreter interp, int nice) {
+        int levels = niceLevels;
+        if (levels > nice) {
+            Object error = interp.invoke("lower_priority", levels - nice);
+            if (error != null) {
+                Log.get().warn("Python thread " + Thread.currentThread().getName() + " keeps the event loop's priority: "
+                        + error);
+            }
+        }
+        return levels;
     }
 
     private String bootSettings() {

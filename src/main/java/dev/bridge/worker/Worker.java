@@ -269,6 +269,9 @@ public final class Worker {
             if (!serving) {
                 serving = true;
                 channels.loop().execute(channels::startAccepting);
+                if (config.pythonNice() == Config.PYTHON_NICE_AUTO) {
+                    AutoNice.start(channels.loop(), python, log);
+                }
             }
             event = events.take();
         }

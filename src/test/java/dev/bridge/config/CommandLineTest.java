@@ -259,7 +259,7 @@ class CommandLineTest {
                 Map.entry("--reload-mode", "all"),
                 Map.entry("--reload-mercy", "60"),
                 Map.entry("--standby", "as many as --workers"),
-                Map.entry("--python-nice", "0"),
+                Map.entry("--python-nice", "auto"),
                 Map.entry("--touch-reload", "none"),
                 Map.entry("--uwsgi-socket", "none"),
                 Map.entry("--buffer-size", "65536"),
@@ -328,12 +328,15 @@ class CommandLineTest {
     }
 
     @Test
-    void shouldRunPythonAtTheWorkersPriorityUnlessToldOtherwise() throws Exception {
-        assertEquals(0, parse("--module", "m").pythonNice());
+    void shouldLetEachWorkerDecideThePythonThreadsPriorityUnlessToldOtherwise() throws Exception {
+        assertEquals(Config.PYTHON_NICE_AUTO, parse("--module", "m").pythonNice());
+        assertEquals(Config.PYTHON_NICE_AUTO, parse("--module", "m", "--python-nice", "auto").pythonNice());
+        assertEquals(0, parse("--module", "m", "--python-nice", "0").pythonNice());
         assertEquals(5, parse("--module", "m", "--python-nice", "5").pythonNice());
         assertEquals(19, parse("--module", "m", "--python-nice", "19").pythonNice());
         assertTrue(error("--module", "m", "--python-nice", "20").contains("--python-nice 20: must be between 0 and 19"));
         assertTrue(error("--module", "m", "--python-nice", "-1").contains("--python-nice -1: must be between 0 and 19"));
+        assertTrue(error("--module", "m", "--python-nice", "high").contains("--python-nice high: expected auto or a whole number"));
     }
 
     @Test

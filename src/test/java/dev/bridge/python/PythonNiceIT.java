@@ -1,6 +1,7 @@
 package dev.bridge.python;
 
 import dev.bridge.testing.BridgeServer;
+import dev.bridge.testing.RawHttp;
 import dev.bridge.testing.Wire;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -9,20 +10,40 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * --python-nice: the Python threads run that many nice levels below the worker's event loop, read both from
  * the app (the thread serving the request asks for its own nice value) and from /proc (every thread of the
- * worker, by name).
+ * worker, by name). With auto (the default), only once the worker found its event loop the busier stage and
+ * waiting for a CPU: the tests make the CPUs busy with spinning threads and load the worker with a light
+ * route, or a CPU-bound one.
  */
 @Timeout(60)
 class PythonNiceIT {
+
+    /** What a worker logs when --python-nice auto lowers its Python threads, and by how much. */
+    private static final String AUTO_DECIDED = "--python-nice auto: the event loop is the busier stage";
+    private static final int AUTO_LEVELS = 5;
+    /** Keep-alive clients and spinning threads of a load run (2 CPUs here: the worker's threads must wait). */
+    private static final int CLIENTS = 4;
+    private static final int HOGS = 2;
+    /** How long a load that must not make the worker decide runs, in ms: a dozen of its 250 ms windows. */
+    private static final long UNDECIDED_LOAD_MILLIS = 3000;
 
     @Test
     void pythonNiceFivePutsEveryPythonThreadFiveLevelsBelowTheEventLoop() throws Exception {
@@ -38,14 +59,101 @@ class PythonNiceIT {
     }
 
     @Test
-    void byDefaultEveryThreadRunsAtTheWorkersPriority() throws Exception {
+    void autoLowersThePythonThreadsOfALightAppWhoseEventLoopWaitsForACpu() throws Exception {
         try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0")) {
-            long[] sched = sched(server);
-            Map<String, Integer> nice = threadNice(sched[0]);
-            int loop = nice.get("multiThreadIoEv");
-            assertEquals(loop, sched[2], nice.toString());
-            assertEquals(loop, nice.get("python-0"), nice.toString());
-            assertEquals(loop, nice.get("python-1"), nice.toString());
+            long pid = sched(server)[0];
+            int loop = threadNice(pid).get("multiThreadIoEv");
+            assertEquals(loop, threadNice(pid).get("python-0"), "nothing decided before the load");
+            // Each Python thread lowers itself before its next request: the load goes on until both did.
+            Load load = underLoad(server.port(), "/path", 20_000, () -> {
+                Map<String, Integer> nice = threadNice(pid);
+                return nice.get("python-0") == loop + AUTO_LEVELS && nice.get("python-1") == loop + AUTO_LEVELS;
+            });
+            assertTrue(load.done(), "after " + load.responses() + " responses: " + threadNice(pid) + "\n" + server.log());
+            assertTrue(server.log().contains(AUTO_DECIDED), server.log());
+            assertEquals(loop + AUTO_LEVELS, sched(server)[2], "the app's own view");
+        }
+    }
+
+    @Test
+    void autoLeavesTheThreadsOfACpuBoundAppAtTheWorkersPriority() throws Exception {
+        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0")) {
+            long pid = sched(server)[0];
+            Load load = underLoad(server.port(), "/burn?ms=2", UNDECIDED_LOAD_MILLIS, () -> false);
+            assertTrue(load.responses() > 100, "the load was served: " + load.responses() + " responses");
+            assertEveryThreadAtTheEventLoopsPriority(server, pid);
+        }
+    }
+
+    @Test
+    void pythonNiceZeroKeepsEveryThreadAtTheWorkersPriorityUnderAnyLoad() throws Exception {
+        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0",
+                "--python-nice", "0")) {
+            long pid = sched(server)[0];
+            Load load = underLoad(server.port(), "/path", UNDECIDED_LOAD_MILLIS, () -> false);
+            assertTrue(load.responses() > 1000, "the load was served: " + load.responses() + " responses");
+            assertEveryThreadAtTheEventLoopsPriority(server, pid);
+        }
+    }
+
+    private static void assertEveryThreadAtTheEventLoopsPriority(BridgeServer server, long pid) throws Exception {
+        Map<String, Integer> nice = threadNice(pid);
+        int loop = nice.get("multiThreadIoEv");
+        assertEquals(loop, sched(server)[2], nice.toString());
+        assertEquals(loop, nice.get("python-0"), nice.toString());
+        assertEquals(loop, nice.get("python-1"), nice.toString());
+        assertFalse(server.log().contains(AUTO_DECIDED), server.log());
+    }
+
+    /** How a load run ended: whether its condition came true, and how many responses the clients read. */
+    private record Load(boolean done, long responses) {}
+
+    /**
+     * Keeps {@link #CLIENTS} keep-alive connections asking for {@code target} and {@link #HOGS} threads
+     * spinning, so that the worker's threads wait for a CPU as on a saturated machine, until {@code done} is
+     * true (polled every 100 ms) or {@code millis} have passed.
+     */
+    private static Load underLoad(int port, String target, long millis, Wire.ThrowingBool done) throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicLong responses = new AtomicLong();
+        ExecutorService pool = Executors.newFixedThreadPool(CLIENTS + HOGS);
+        List<Future<?>> running = new ArrayList<>();
+        try {
+            for (int i = 0; i < CLIENTS; i++) {
+                running.add(pool.submit(() -> {
+                    try (RawHttp c = new RawHttp(port)) {
+                        while (!stop.get()) {
+                            c.send("GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n");
+                            assertEquals(200, c.read().status());
+                            responses.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (int i = 0; i < HOGS; i++) {
+                running.add(pool.submit(() -> {
+                    long spins = 0;
+                    while (!stop.get()) {
+                        spins++;
+                    }
+                    return spins;
+                }));
+            }
+            long deadline = System.currentTimeMillis() + millis;
+            boolean met = false;
+            while (!met && System.currentTimeMillis() < deadline) {
+                Thread.sleep(100);
+                met = done.get();
+            }
+            stop.set(true);
+            for (Future<?> f : running) {
+                f.get(10, TimeUnit.SECONDS); // a client's failure fails the test
+            }
+            return new Load(met, responses.get());
+        } finally {
+            stop.set(true);
+            pool.shutdownNow();
         }
     }
 
