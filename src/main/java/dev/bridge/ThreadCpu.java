@@ -43,6 +43,11 @@ public record ThreadCpu(long runNanos, long waitNanos) {
         }
     }
 
+    /** The figures of two threads together. */
+    public ThreadCpu plus(ThreadCpu other) {
+        return new ThreadCpu(runNanos + other.runNanos, waitNanos + other.waitNanos);
+    }
+
     /** What this thread got between {@code earlier} and this reading. */
     public ThreadCpu minus(ThreadCpu earlier) {
         return new ThreadCpu(runNanos - earlier.runNanos, waitNanos - earlier.waitNanos);

@@ -16,6 +16,7 @@ class ThreadCpuTest {
     void parsesTheRunAndWaitNanosecondsOfASchedstatLine() throws IOException {
         assertEquals(new ThreadCpu(60494494, 70896524), ThreadCpu.parse("60494494 70896524 496\n"));
         assertEquals(new ThreadCpu(10, 4), new ThreadCpu(15, 9).minus(new ThreadCpu(5, 5)));
+        assertEquals(new ThreadCpu(20, 14), new ThreadCpu(15, 9).plus(new ThreadCpu(5, 5)));
     }
 
     @Test

@@ -21,7 +21,10 @@ import java.util.function.Consumer;
  *                    HB served busySinceMillis [summary]    every {@link #HEARTBEAT_MILLIS} ms: requests served,
  *                                                           start (epoch ms, 0 = idle) and summary of the oldest
  *                                                           request in Python
- * master -> worker   BOOT slot generation   (to a standby) become that slot's worker: load Python and the app
+ *                    NICE levels            (--python-nice auto) the nice levels below the event loop the next
+ *                                           workers' Python threads should start at: what this worker found
+ * master -> worker   BOOT slot generation nice   (to a standby) become that slot's worker: load Python and the
+ *                                                app; with --python-nice auto, start its threads nice levels down
  *                    SERVE     start accepting (a reload's new workers get it together, once all are ready)
  *                    STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
  *                    RETIRE    replaced by a newer worker: close the listeners now, finish in-flight requests, exit
@@ -33,6 +36,7 @@ public final class Control {
     public static final String BOOT = "BOOT";
     public static final String READY = "READY";
     public static final String HEARTBEAT = "HB";
+    public static final String NICE = "NICE";
     public static final String SERVE = "SERVE";
     public static final String STOP = "STOP";
     public static final String RETIRE = "RETIRE";
@@ -48,6 +52,8 @@ public final class Control {
     /** Environment variables through which the master tells a worker who it is and what it inherited. */
     public static final String ENV_WORKER_ID = "BRIDGE_WORKER_ID";
     public static final String ENV_GENERATION = "BRIDGE_GENERATION";
+    /** With --python-nice auto: the nice levels below the event loop its Python threads start at. */
+    public static final String ENV_PYTHON_NICE = "BRIDGE_PYTHON_NICE";
     public static final String ENV_LISTEN_FDS = "BRIDGE_LISTEN_FDS";
     public static final String ENV_CONTROL_FD = "BRIDGE_CONTROL_FD";
     /** The {@link #ENV_WORKER_ID} of a standby: a worker JVM without a slot yet, booted ahead of need. */
@@ -85,8 +91,8 @@ public final class Control {
         return ch;
     }
 
-    public static String boot(int slot, int generation) {
-        return BOOT + " " + slot + " " + generation;
+    public static String boot(int slot, int generation, int pythonNice) {
+        return BOOT + " " + slot + " " + generation + " " + pythonNice;
     }
 
     public static String heartbeat(long served, long busySince, String summary) {

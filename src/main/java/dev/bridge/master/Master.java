@@ -127,6 +127,8 @@ public final class Master {
     private final Map<Integer, Long> spawnNotBefore = new HashMap<>();
     private int wanted;
     private int generation = 1;
+    /** --python-nice auto: nice levels below the event loop a new worker's Python threads start at (learnt). */
+    private int pythonNice;
     private boolean everReady;
     /** Slots whose worker failed to boot before any worker was ever ready: all of them means give up. */
     private final Set<Integer> failedAtStartup = new HashSet<>();
@@ -301,6 +303,28 @@ public final class Master {
             } catch (RuntimeException bad) {
                 log.warn(w.name() + " sent a bad heartbeat: " + line);
             }
+        } else if (line.startsWith(Control.NICE + " ")) {
+            learnNice(w, line);
+        }
+    }
+
+    /**
+     * --python-nice auto: a worker found at which nice level below its event loop its Python threads belong;
+     * the workers started from now on (a reload's, a respawn, a recycling) start there rather than
+     * undecided, so a reload's new workers do not spend their first half second finding it out again.
+     */
+    private void learnNice(WorkerProcess w, String line) {
+        int levels;
+        try {
+            levels = Integer.parseInt(line.substring(Control.NICE.length() + 1).trim());
+        } catch (NumberFormatException bad) {
+            log.warn(w.name() + " sent a bad NICE line: " + line);
+            return;
+        }
+        if (levels != pythonNice && levels >= 0 && levels <= Config.MAX_NICE) {
+            pythonNice = levels;
+            log.info("--python-nice auto: the next workers' Python threads start " + levels
+                    + " nice level(s) below their event loop (as " + w.name() + " found)");
         }
     }
 
@@ -366,7 +390,7 @@ public final class Master {
             w = new WorkerProcess(slot, generation, standby.pid, maxRequests);
             w.control = standby.control;
             workers.put(w.pid, w);
-            w.send(Control.boot(slot, generation));
+            w.send(Control.boot(slot, generation, pythonNice));
             log.info(w.name() + ": " + standby.name() + " becomes worker " + slot + " (generation " + generation + ")");
         } else {
             w = launch(slot, maxRequests);
@@ -395,6 +419,7 @@ public final class Master {
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         env.put(Control.ENV_WORKER_ID, id);
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
+        env.put(Control.ENV_PYTHON_NICE, Integer.toString(pythonNice));
         env.put(Control.ENV_LISTEN_FDS, String.join(",", fds));
         env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;

@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * A worker process, spawned by the master: boot (Python and the app on the Python threads while the
  * event loop adopts the inherited listeners), report READY, accept once the master says SERVE, then drain
  * and exit. Spawned as a standby ({@code BRIDGE_WORKER_ID=standby}), it first boots without Python, reports
- * STANDBY, warms its protocol handlers up and waits: the master's {@code BOOT slot generation} makes it
+ * STANDBY, warms its protocol handlers up and waits: the master's {@code BOOT slot generation nice} makes it
  * that slot's worker, and only then are Python and the app loaded (so a reload still loads new code, while
  * the JVM's own start-up was paid before the reload began). Runs on the main thread; signal handlers and
  * the master link only enqueue, the main thread acts.
@@ -63,6 +63,8 @@ public final class Worker {
     private final Map<String, String> env;
     private Logger log;
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
+    /** --python-nice auto: nice levels below the event loop the Python threads start at, as the master learnt. */
+    private int learntNice;
 
     private Worker(Config config, PythonRuntime runtime, Map<String, String> env) {
         this.config = config;
@@ -116,6 +118,7 @@ public final class Worker {
             } else {
                 identity = Map.of(Control.ENV_WORKER_ID, env.getOrDefault(Control.ENV_WORKER_ID, "0"),
                         Control.ENV_GENERATION, env.getOrDefault(Control.ENV_GENERATION, "1"));
+                learntNice = niceLevels(env.get(Control.ENV_PYTHON_NICE));
             }
             return serve(group, loop, master, identity);
         } catch (InterruptedException e) {
@@ -129,7 +132,7 @@ public final class Worker {
     /**
      * A standby: a worker JVM booted ahead of need, without Python. It says STANDBY as soon as its JVM is up
      * (the master may then start the next standby: the paced warm-up that follows takes little CPU), warms
-     * the protocol handlers up, and waits for the master to give it a slot ({@code BOOT slot generation}).
+     * the protocol handlers up, and waits for the master to give it a slot ({@code BOOT slot generation nice}).
      *
      * @return the identity the master gave it, or null if it was told to stop instead
      */
@@ -139,12 +142,22 @@ public final class Worker {
         WarmUp.pipelines(config, WarmUp.STANDBY_ROUNDS, WarmUp.STANDBY_PAUSE_MILLIS, () -> !events.isEmpty());
         String event = events.take();
         String[] boot = event.split(" ");
-        if (!boot[0].equals(Control.BOOT) || boot.length != 3) {
+        if (!boot[0].equals(Control.BOOT) || boot.length != 4) {
             return null; // STOP, RETIRE, GONE, TERM or INT: there is nothing to finish
         }
+        learntNice = niceLevels(boot[3]);
         Log.tag("worker-" + boot[1]);
         log = Log.get();
         return Map.of(Control.ENV_WORKER_ID, boot[1], Control.ENV_GENERATION, boot[2]);
+    }
+
+    /** The nice levels the master passed, or 0 when it passed none or nonsense. */
+    private static int niceLevels(String passed) {
+        try {
+            return passed == null ? 0 : Math.max(0, Math.min(Config.MAX_NICE, Integer.parseInt(passed)));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     private boolean startedAsStandby() {
@@ -156,6 +169,9 @@ public final class Worker {
             throws InterruptedException {
         boolean standby = startedAsStandby();
         PythonThreads python = new PythonThreads(config, runtime, identity);
+        if (config.pythonNice() == Config.PYTHON_NICE_AUTO) {
+            python.lowerPriority(learntNice);
+        }
         WorkerChannels channels = new WorkerChannels(loop, python::submit, config.threads());
         // Python (libpython, the app's imports) and the event loop boot in parallel.
         long t0 = System.nanoTime();
@@ -190,7 +206,7 @@ public final class Worker {
         log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
                 + config.threads() + " Python thread(s), booted in " + (booted - t0) / 1_000_000 + " ms"
                 + (standby ? " (from a standby)" : ""));
-        return awaitStop(channels, python);
+        return awaitStop(channels, python, master);
     }
 
     private List<Channel> openListeners(EventLoopGroup group, WorkerChannels channels) throws Exception {
@@ -262,7 +278,7 @@ public final class Worker {
         }
     }
 
-    private int awaitStop(WorkerChannels channels, PythonThreads python) throws InterruptedException {
+    private int awaitStop(WorkerChannels channels, PythonThreads python, MasterLink master) throws InterruptedException {
         String event = events.take();
         boolean serving = false;
         while (event.equals(Control.SERVE)) {
@@ -270,7 +286,7 @@ public final class Worker {
                 serving = true;
                 channels.loop().execute(channels::startAccepting);
                 if (config.pythonNice() == Config.PYTHON_NICE_AUTO) {
-                    AutoNice.start(channels.loop(), python, log);
+                    AutoNice.start(channels.loop(), python, learntNice, levels -> master.send(Control.NICE + " " + levels), log);
                 }
             }
             event = events.take();

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -20,6 +21,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,6 +42,8 @@ class PythonNiceIT {
     /** What a worker logs when --python-nice auto lowers its Python threads, and by how much. */
     private static final String AUTO_DECIDED = "--python-nice auto: the event loop is the busier stage";
     private static final int AUTO_LEVELS = 5;
+    /** What the master logs when a worker tells it where the next workers' Python threads should start. */
+    private static final String LEARNT = "--python-nice auto: the next workers' Python threads start ";
     /** Keep-alive clients and spinning threads of a load run (2 CPUs here: the worker's threads must wait). */
     private static final int CLIENTS = 4;
     private static final int HOGS = 2;
@@ -81,7 +86,9 @@ class PythonNiceIT {
             long pid = sched(server)[0];
             Load load = underLoad(server.port(), "/burn?ms=2", UNDECIDED_LOAD_MILLIS, () -> false);
             assertTrue(load.responses() > 100, "the load was served: " + load.responses() + " responses");
-            assertEveryThreadAtTheEventLoopsPriority(server, pid);
+            assertEveryThreadAtTheEventLoopsPriority(pid, server.log());
+            assertEquals(threadNice(pid).get("multiThreadIoEv"), (int) sched(server)[2], "the app's own view");
+            assertFalse(server.log().contains(AUTO_DECIDED), server.log());
         }
     }
 
@@ -92,17 +99,48 @@ class PythonNiceIT {
             long pid = sched(server)[0];
             Load load = underLoad(server.port(), "/path", UNDECIDED_LOAD_MILLIS, () -> false);
             assertTrue(load.responses() > 1000, "the load was served: " + load.responses() + " responses");
-            assertEveryThreadAtTheEventLoopsPriority(server, pid);
+            assertEveryThreadAtTheEventLoopsPriority(pid, server.log());
+            assertEquals(threadNice(pid).get("multiThreadIoEv"), (int) sched(server)[2], "the app's own view");
+            assertFalse(server.log().contains(AUTO_DECIDED), server.log());
         }
     }
 
-    private static void assertEveryThreadAtTheEventLoopsPriority(BridgeServer server, long pid) throws Exception {
+    @Test
+    @Timeout(120)
+    void autoStartsTheNextWorkersWhereTheLastOneFoundTheirPlace() throws Exception {
+        try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--workers", "1", "--threads", "2")) {
+            Load light = underLoad(server.port(), "/path", 20_000, () -> server.log().contains(LEARNT + "5 nice level"));
+            assertTrue(light.done(), "the master learns what the worker found:\n" + server.log());
+
+            long lowered = reload(server, 2);
+            Map<String, Integer> nice = threadNice(lowered);
+            int loop = nice.get("multiThreadIoEv");
+            assertEquals(loop + AUTO_LEVELS, nice.get("python-0"), "the next worker starts lowered, before any load: " + nice);
+            assertEquals(loop + AUTO_LEVELS, nice.get("python-1"), nice.toString());
+
+            Load heavy = underLoad(server.port(), "/burn?ms=2", 20_000, () -> server.log().contains(LEARNT + "0 nice level"));
+            assertTrue(heavy.done(), "a CPU-bound load makes the lowered worker send the next ones back up:\n" + server.log());
+            assertEquals(loop + AUTO_LEVELS, threadNice(lowered).get("python-0"), "its own threads cannot come back up");
+
+            assertEveryThreadAtTheEventLoopsPriority(reload(server, 3), server.log());
+        }
+    }
+
+    /** Reloads the server (SIGHUP) and waits for generation {@code generation}; returns its worker's pid. */
+    private static long reload(BridgeServer server, int generation) throws Exception {
+        assertEquals(0, new ProcessBuilder("kill", "-HUP", Long.toString(server.process().pid())).start().waitFor());
+        assertTrue(server.awaitLog("reload done: generation " + generation, Duration.ofSeconds(40)), server.log());
+        Matcher ready = Pattern.compile("worker 1 \\(pid (\\d+)\\) ready \\(generation " + generation + "\\)").matcher(server.log());
+        assertTrue(ready.find(), server.log());
+        return Long.parseLong(ready.group(1));
+    }
+
+    /** Every thread of worker {@code pid} at its event loop's priority, by /proc. */
+    private static void assertEveryThreadAtTheEventLoopsPriority(long pid, String log) throws Exception {
         Map<String, Integer> nice = threadNice(pid);
         int loop = nice.get("multiThreadIoEv");
-        assertEquals(loop, sched(server)[2], nice.toString());
-        assertEquals(loop, nice.get("python-0"), nice.toString());
-        assertEquals(loop, nice.get("python-1"), nice.toString());
-        assertFalse(server.log().contains(AUTO_DECIDED), server.log());
+        assertEquals(loop, nice.get("python-0"), nice + "\n" + log);
+        assertEquals(loop, nice.get("python-1"), nice + "\n" + log);
     }
 
     /** How a load run ended: whether its condition came true, and how many responses the clients read. */

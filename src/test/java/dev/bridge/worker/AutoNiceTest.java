@@ -8,33 +8,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The rule of --python-nice auto, on windows shaped like those measured (2 workers under wrk c64 on 2 busy
- * CPUs, per worker and per second of CPU): which stage is the bottleneck, and whether the event loop waits.
+ * CPUs, per worker, in CPUs): which stage is the bottleneck, and whether it waits for a CPU.
  */
 class AutoNiceTest {
 
     private static final long WINDOW = AutoNice.WINDOW_MILLIS * 1_000_000;
 
-    /** A window in which the event loop ran {@code loopCpu} CPUs, waited {@code loopWait} and Python ran {@code pythonCpu}. */
-    private static boolean loopBound(double loopCpu, double loopWait, double pythonCpu) {
-        return AutoNice.loopBound(WINDOW, new ThreadCpu((long) (loopCpu * WINDOW), (long) (loopWait * WINDOW)),
-                (long) (pythonCpu * WINDOW));
+    private static ThreadCpu cpu(double run, double wait) {
+        return new ThreadCpu((long) (run * WINDOW), (long) (wait * WINDOW));
     }
 
     @Test
     void aLightAppsEventLoopThatWaitsForACpuIsTheStageToFavour() {
-        assertTrue(loopBound(0.66, 0.17, 0.35), "scripts/reload-check's app, 4 threads");
-        assertTrue(loopBound(0.50, 0.46, 0.23), "a plain WSGI hello world, 1 thread");
+        assertTrue(AutoNice.bottleneck(WINDOW, cpu(0.66, 0.17), cpu(0.35, 0.30)), "scripts/reload-check's app, 4 threads");
+        assertTrue(AutoNice.bottleneck(WINDOW, cpu(0.50, 0.46), cpu(0.23, 0.30)), "a plain WSGI hello world, 1 thread");
+        assertFalse(AutoNice.bottleneck(WINDOW, cpu(0.23, 0.30), cpu(0.50, 0.46)), "and then its Python threads are not");
     }
 
     @Test
-    void aCpuBoundAppsPythonThreadsAreTheBottleneckAndKeepTheirPriority() {
-        assertFalse(loopBound(0.26, 0.34, 0.63), "Flask's hello world: its event loop waits as much, yet Python is the bottleneck");
-        assertFalse(loopBound(0.30, 0.40, 0.25), "neither stage clearly the busier one");
+    void aCpuBoundAppsPythonThreadsAreTheStageToFavour() {
+        assertFalse(AutoNice.bottleneck(WINDOW, cpu(0.26, 0.34), cpu(0.63, 0.33)),
+                "Flask hello: its event loop waits as much, yet Python is the bottleneck");
+        assertTrue(AutoNice.bottleneck(WINDOW, cpu(0.63, 0.33), cpu(0.26, 0.34)), "Flask hello's Python thread");
+        assertFalse(AutoNice.bottleneck(WINDOW, cpu(0.30, 0.40), cpu(0.25, 0.40)), "neither clearly the busier one");
     }
 
     @Test
-    void anEventLoopThatGetsACpuWhenItWantsOneNeedsNoHelp() {
-        assertFalse(loopBound(0.66, 0.05, 0.35), "a light app on a machine with CPUs to spare");
-        assertFalse(loopBound(0.0, 0.0, 0.0), "an idle worker");
+    void aStageThatGetsACpuWhenItWantsOneNeedsNoHelp() {
+        assertFalse(AutoNice.bottleneck(WINDOW, cpu(0.66, 0.05), cpu(0.35, 0.02)), "a machine with CPUs to spare");
+        assertFalse(AutoNice.bottleneck(WINDOW, cpu(0, 0), cpu(0, 0)), "an idle worker");
     }
 }
