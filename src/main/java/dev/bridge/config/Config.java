@@ -105,7 +105,8 @@ public record Config(
      * 2 workers, 64 clients, 2 CPUs: the slowest of 400,000 requests 20-33 ms instead of 73-80 ms), but cost
      * a CPU-bound app a fifth of its throughput at saturation (Flask, 2 workers, wrk c64: 10.0k instead of
      * 12.7k req/s), its Python threads being the ones that should not wait. Deciding per worker from what it
-     * measures gets the first without the second.
+     * measures gets the first without the second; the master starts the next workers where the last one
+     * that decided found their place.
      */
     public static final int PYTHON_NICE_AUTO = -1;
     /** Nice levels the Python threads run below the event loop unless told: decided by each worker. */

@@ -128,7 +128,7 @@ public final class Master {
     private int wanted;
     private int generation = 1;
     /** --python-nice auto: nice levels below the event loop a new worker's Python threads start at (learnt). */
-    private int pythonNice;
+    private int learntPythonNice;
     private boolean everReady;
     /** Slots whose worker failed to boot before any worker was ever ready: all of them means give up. */
     private final Set<Integer> failedAtStartup = new HashSet<>();
@@ -321,8 +321,8 @@ public final class Master {
             log.warn(w.name() + " sent a bad NICE line: " + line);
             return;
         }
-        if (levels != pythonNice && levels >= 0 && levels <= Config.MAX_NICE) {
-            pythonNice = levels;
+        if (levels != learntPythonNice && levels >= 0 && levels <= Config.MAX_NICE) {
+            learntPythonNice = levels;
             log.info("--python-nice auto: the next workers' Python threads start " + levels
                     + " nice level(s) below their event loop (as " + w.name() + " found)");
         }
@@ -390,7 +390,7 @@ public final class Master {
             w = new WorkerProcess(slot, generation, standby.pid, maxRequests);
             w.control = standby.control;
             workers.put(w.pid, w);
-            w.send(Control.boot(slot, generation, pythonNice));
+            w.send(Control.boot(slot, generation, learntPythonNice));
             log.info(w.name() + ": " + standby.name() + " becomes worker " + slot + " (generation " + generation + ")");
         } else {
             w = launch(slot, maxRequests);
@@ -419,7 +419,7 @@ public final class Master {
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         env.put(Control.ENV_WORKER_ID, id);
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
-        env.put(Control.ENV_PYTHON_NICE, Integer.toString(pythonNice));
+        env.put(Control.ENV_PYTHON_NICE, Integer.toString(learntPythonNice));
         env.put(Control.ENV_LISTEN_FDS, String.join(",", fds));
         env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;

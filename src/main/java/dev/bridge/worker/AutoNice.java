@@ -21,7 +21,8 @@ import java.util.function.IntConsumer;
  * event loop's priority.
  *
  * <p>Every {@link #WINDOW_MILLIS} ms it reads the scheduler's figures of the event loop and of the Python
- * threads ({@link ThreadCpu}). After {@link #WINDOWS_TO_DECIDE} windows in a row in which one stage used at
+ * threads ({@link ThreadCpu}). Once the worker served {@link #WARM_REQUESTS} requests, after
+ * {@link #WINDOWS_TO_DECIDE} windows in a row in which one stage used at
  * least {@link #BUSIER} times the other's CPU time and waited for a CPU at least {@link #WAIT_SHARE} of the
  * time, that stage is the one to favour:
  * <ul>
@@ -50,6 +51,13 @@ final class AutoNice {
     static final double WAIT_SHARE = 0.10;
     /** Nice levels the Python threads go down: 2 were not enough, 5 measured best (see the README). */
     static final int LEVELS = 5;
+    /**
+     * Requests a worker serves before its figures count. A JVM runs its code interpreted at first and
+     * compiles the hot parts within the first few thousand requests: until then the event loop costs more
+     * than it will (Flask behind nginx, 2 workers: its event loop at 1.6-2.0 times the Python thread's CPU
+     * in the first half second of load, 0.6 times a second later).
+     */
+    static final long WARM_REQUESTS = 10_000;
 
     private final PythonThreads python;
     private final IntConsumer tellMaster;
@@ -112,7 +120,7 @@ final class AutoNice {
             task.cancel(false);
             return;
         }
-        if (lastLoop != null) {
+        if (lastLoop != null && python.served() >= WARM_REQUESTS) {
             ThreadCpu loop = loopNow.minus(lastLoop);
             ThreadCpu py = pythonNow.minus(lastPython);
             long window = now - lastAt;

@@ -47,8 +47,15 @@ class PythonNiceIT {
     /** Keep-alive clients and spinning threads of a load run (2 CPUs here: the worker's threads must wait). */
     private static final int CLIENTS = 4;
     private static final int HOGS = 2;
-    /** How long a load that must not make the worker decide runs, in ms: a dozen of its 250 ms windows. */
-    private static final long UNDECIDED_LOAD_MILLIS = 3000;
+    /**
+     * Responses a load that must not make the worker decide runs for: past the 10,000 a worker serves before
+     * it looks, then a few thousand more (each of its 250 ms windows holds hundreds at least).
+     */
+    private static final long UNDECIDED_RESPONSES = 15_000;
+    /** Longest load run, in ms. */
+    private static final long LOAD_MILLIS = 40_000;
+    /** A CPU-bound request: 0.3 ms of Python, ten times what the event loop spends on it. */
+    private static final String CPU_BOUND = "/burn?ms=0.3";
 
     @Test
     void pythonNiceFivePutsEveryPythonThreadFiveLevelsBelowTheEventLoop() throws Exception {
@@ -70,7 +77,7 @@ class PythonNiceIT {
             int loop = threadNice(pid).get("multiThreadIoEv");
             assertEquals(loop, threadNice(pid).get("python-0"), "nothing decided before the load");
             // Each Python thread lowers itself before its next request: the load goes on until both did.
-            Load load = underLoad(server.port(), "/path", 20_000, () -> {
+            Load load = underLoad(server.port(), "/path", responses -> {
                 Map<String, Integer> nice = threadNice(pid);
                 return nice.get("python-0") == loop + AUTO_LEVELS && nice.get("python-1") == loop + AUTO_LEVELS;
             });
@@ -84,8 +91,8 @@ class PythonNiceIT {
     void autoLeavesTheThreadsOfACpuBoundAppAtTheWorkersPriority() throws Exception {
         try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0")) {
             long pid = sched(server)[0];
-            Load load = underLoad(server.port(), "/burn?ms=2", UNDECIDED_LOAD_MILLIS, () -> false);
-            assertTrue(load.responses() > 100, "the load was served: " + load.responses() + " responses");
+            Load load = underLoad(server.port(), CPU_BOUND, responses -> responses >= UNDECIDED_RESPONSES);
+            assertTrue(load.done(), "the load was served: " + load.responses() + " responses");
             assertEveryThreadAtTheEventLoopsPriority(pid, server.log());
             assertEquals(threadNice(pid).get("multiThreadIoEv"), (int) sched(server)[2], "the app's own view");
             assertFalse(server.log().contains(AUTO_DECIDED), server.log());
@@ -97,8 +104,8 @@ class PythonNiceIT {
         try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--threads", "2", "--standby", "0",
                 "--python-nice", "0")) {
             long pid = sched(server)[0];
-            Load load = underLoad(server.port(), "/path", UNDECIDED_LOAD_MILLIS, () -> false);
-            assertTrue(load.responses() > 1000, "the load was served: " + load.responses() + " responses");
+            Load load = underLoad(server.port(), "/path", responses -> responses >= UNDECIDED_RESPONSES);
+            assertTrue(load.done(), "the load was served: " + load.responses() + " responses");
             assertEveryThreadAtTheEventLoopsPriority(pid, server.log());
             assertEquals(threadNice(pid).get("multiThreadIoEv"), (int) sched(server)[2], "the app's own view");
             assertFalse(server.log().contains(AUTO_DECIDED), server.log());
@@ -109,7 +116,7 @@ class PythonNiceIT {
     @Timeout(120)
     void autoStartsTheNextWorkersWhereTheLastOneFoundTheirPlace() throws Exception {
         try (BridgeServer server = BridgeServer.start("--module", "conformance:app", "--workers", "1", "--threads", "2")) {
-            Load light = underLoad(server.port(), "/path", 20_000, () -> server.log().contains(LEARNT + "5 nice level"));
+            Load light = underLoad(server.port(), "/path", responses -> server.log().contains(LEARNT + "5 nice level"));
             assertTrue(light.done(), "the master learns what the worker found:\n" + server.log());
 
             long lowered = reload(server, 2);
@@ -118,7 +125,7 @@ class PythonNiceIT {
             assertEquals(loop + AUTO_LEVELS, nice.get("python-0"), "the next worker starts lowered, before any load: " + nice);
             assertEquals(loop + AUTO_LEVELS, nice.get("python-1"), nice.toString());
 
-            Load heavy = underLoad(server.port(), "/burn?ms=2", 20_000, () -> server.log().contains(LEARNT + "0 nice level"));
+            Load heavy = underLoad(server.port(), CPU_BOUND, responses -> server.log().contains(LEARNT + "0 nice level"));
             assertTrue(heavy.done(), "a CPU-bound load makes the lowered worker send the next ones back up:\n" + server.log());
             assertEquals(loop + AUTO_LEVELS, threadNice(lowered).get("python-0"), "its own threads cannot come back up");
 
@@ -143,15 +150,20 @@ class PythonNiceIT {
         assertEquals(loop, nice.get("python-1"), nice + "\n" + log);
     }
 
+    /** When a load run may end, given the responses read so far. */
+    private interface Until {
+        boolean reached(long responses) throws Exception;
+    }
+
     /** How a load run ended: whether its condition came true, and how many responses the clients read. */
     private record Load(boolean done, long responses) {}
 
     /**
      * Keeps {@link #CLIENTS} keep-alive connections asking for {@code target} and {@link #HOGS} threads
      * spinning, so that the worker's threads wait for a CPU as on a saturated machine, until {@code done} is
-     * true (polled every 100 ms) or {@code millis} have passed.
+     * true (polled every 100 ms) or {@link #LOAD_MILLIS} have passed.
      */
-    private static Load underLoad(int port, String target, long millis, Wire.ThrowingBool done) throws Exception {
+    private static Load underLoad(int port, String target, Until done) throws Exception {
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLong responses = new AtomicLong();
         ExecutorService pool = Executors.newFixedThreadPool(CLIENTS + HOGS);
@@ -178,11 +190,11 @@ class PythonNiceIT {
                     return spins;
                 }));
             }
-            long deadline = System.currentTimeMillis() + millis;
+            long deadline = System.currentTimeMillis() + LOAD_MILLIS;
             boolean met = false;
             while (!met && System.currentTimeMillis() < deadline) {
                 Thread.sleep(100);
-                met = done.get();
+                met = done.reached(responses.get());
             }
             stop.set(true);
             for (Future<?> f : running) {
