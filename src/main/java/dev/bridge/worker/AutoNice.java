@@ -124,13 +124,15 @@ final class AutoNice {
             ThreadCpu loop = loopNow.minus(lastLoop);
             ThreadCpu py = pythonNow.minus(lastPython);
             long window = now - lastAt;
-            boolean favour = lowered ? bottleneck(window, py, loop) : bottleneck(window, loop, py);
-            agreeing = favour ? agreeing + 1 : 0;
+            // Still at the event loop's priority: is the event loop the bottleneck? Lowered: is Python?
+            ThreadCpu watched = lowered ? py : loop;
+            ThreadCpu other = lowered ? loop : py;
+            agreeing = bottleneck(window, watched, other) ? agreeing + 1 : 0;
             if (agreeing >= WINDOWS_TO_DECIDE) {
                 agreeing = 0;
                 String figures = String.format("(%.2f CPU against %.2f) and waited for a CPU %.0f%% of the time",
-                        (double) (lowered ? py : loop).runNanos() / window, (double) (lowered ? loop : py).runNanos() / window,
-                        100.0 * (lowered ? py : loop).waitNanos() / window);
+                        (double) watched.runNanos() / window, (double) other.runNanos() / window,
+                        100.0 * watched.waitNanos() / window);
                 if (!lowered) {
                     lowered = true;
                     python.lowerPriority(LEVELS);
