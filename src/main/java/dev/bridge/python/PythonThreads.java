@@ -28,9 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The Python threads of a worker. Each is a platform thread that owns one Jep {@link SharedInterpreter}
  * (interpreters are thread-bound: any call from another thread fails), loads the shim, then takes requests
  * from one shared queue. The first thread boots Python and imports the app; the others start after it. Once
- * ready to serve, each thread lowers its own scheduling priority by {@link Config#pythonNice()} nice levels
- * (the import runs at the worker's priority, so a reload is not slowed down); with
- * {@link Config#PYTHON_NICE_AUTO}, by what {@link #lowerPriority} asks later, before its next request.
+ * ready to serve, each thread lowers its own scheduling priority by the nice levels it was started with
+ * (the import runs at the worker's priority, so a reload is not slowed down), and by what
+ * {@link #lowerPriority} asks later, before its next request.
  *
  * <p>{@link #submit} may be called from any thread (the event loop does); everything else runs on the
  * Python threads or, for {@link #start} and {@link #stop}, on the worker's main thread.
@@ -66,14 +66,15 @@ public final class PythonThreads {
     }
 
     /**
-     * @param environ set in {@code os.environ} before the app is imported: the worker's identity, which a
-     *                standby JVM learns only after it started (its process environment does not have it)
+     * @param environ    set in {@code os.environ} before the app is imported: the worker's identity, which a
+     *                   standby JVM learns only after it started (its process environment does not have it)
+     * @param niceLevels nice levels below the event loop the threads go to once the app is imported
      */
-    public PythonThreads(Config config, PythonRuntime runtime, Map<String, String> environ) {
+    public PythonThreads(Config config, PythonRuntime runtime, Map<String, String> environ, int niceLevels) {
         this.config = config;
         this.runtime = runtime;
         this.environ = Map.copyOf(environ);
-        this.niceLevels = config.pythonNice() == Config.PYTHON_NICE_AUTO ? 0 : config.pythonNice();
+        this.niceLevels = niceLevels;
     }
 
     /**

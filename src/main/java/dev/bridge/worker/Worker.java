@@ -168,10 +168,8 @@ public final class Worker {
     private int serve(EventLoopGroup group, EventLoop loop, MasterLink master, Map<String, String> identity)
             throws InterruptedException {
         boolean standby = startedAsStandby();
-        PythonThreads python = new PythonThreads(config, runtime, identity);
-        if (config.pythonNice() == Config.PYTHON_NICE_AUTO) {
-            python.lowerPriority(learntNice);
-        }
+        int startNice = config.pythonNice() == Config.PYTHON_NICE_AUTO ? learntNice : config.pythonNice();
+        PythonThreads python = new PythonThreads(config, runtime, identity, startNice);
         WorkerChannels channels = new WorkerChannels(loop, python::submit, config.threads());
         // Python (libpython, the app's imports) and the event loop boot in parallel.
         long t0 = System.nanoTime();
