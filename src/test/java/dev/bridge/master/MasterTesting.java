@@ -36,7 +36,7 @@ import java.util.stream.Collectors;
  * <p>The app is {@code src/test/python/master_app.py}: {@code /} answers the worker's pid,
  * {@code /sleep?ms=N} sleeps first, {@code /environ} shows wsgi.multiprocess.
  */
-final class MasterTesting {
+public final class MasterTesting {
 
     static final String APP = "master_app";
 
@@ -128,7 +128,7 @@ final class MasterTesting {
     }
 
     /** Sends a signal by name (TERM, KILL, HUP, USR1, TTIN, TTOU, ...) with kill(1). */
-    static void signal(long pid, String name) throws IOException, InterruptedException {
+    public static void signal(long pid, String name) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).redirectErrorStream(true).start();
         if (!kill.waitFor(10, TimeUnit.SECONDS)) {
             kill.destroyForcibly();
@@ -185,6 +185,16 @@ final class MasterTesting {
             out.put(Long.parseLong(m.group(2)), Integer.parseInt(m.group(1)));
         }
         return out;
+    }
+
+    /** The pid of the worker of {@code slot} the master reported ready in generation {@code generation}, or 0. */
+    public static long readyPid(String log, int slot, int generation) {
+        for (Matcher m : matches(log, READY)) {
+            if (Integer.parseInt(m.group(1)) == slot && Integer.parseInt(m.group(3)) == generation) {
+                return Long.parseLong(m.group(2));
+            }
+        }
+        return 0;
     }
 
     /** The pid of the first worker of {@code slot} reported ready after the first line containing {@code marker}, or 0. */

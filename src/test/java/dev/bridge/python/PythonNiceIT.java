@@ -1,5 +1,6 @@
 package dev.bridge.python;
 
+import dev.bridge.master.MasterTesting;
 import dev.bridge.testing.BridgeServer;
 import dev.bridge.testing.RawHttp;
 import dev.bridge.testing.Wire;
@@ -21,8 +22,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -135,11 +134,11 @@ class PythonNiceIT {
 
     /** Reloads the server (SIGHUP) and waits for generation {@code generation}; returns its worker's pid. */
     private static long reload(BridgeServer server, int generation) throws Exception {
-        assertEquals(0, new ProcessBuilder("kill", "-HUP", Long.toString(server.process().pid())).start().waitFor());
+        MasterTesting.signal(server.process().pid(), "HUP");
         assertTrue(server.awaitLog("reload done: generation " + generation, Duration.ofSeconds(40)), server.log());
-        Matcher ready = Pattern.compile("worker 1 \\(pid (\\d+)\\) ready \\(generation " + generation + "\\)").matcher(server.log());
-        assertTrue(ready.find(), server.log());
-        return Long.parseLong(ready.group(1));
+        long pid = MasterTesting.readyPid(server.log(), 1, generation);
+        assertTrue(pid > 0, server.log());
+        return pid;
     }
 
     /** Every thread of worker {@code pid} at its event loop's priority, by /proc. */

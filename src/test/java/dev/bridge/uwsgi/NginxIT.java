@@ -1,5 +1,6 @@
 package dev.bridge.uwsgi;
 
+import dev.bridge.master.MasterTesting;
 import dev.bridge.testing.BridgeServer;
 import dev.bridge.testing.Nginx;
 import dev.bridge.testing.RawHttp;
@@ -507,7 +508,7 @@ class NginxIT {
             assertTrue(ok.get() > 0 && failures.isEmpty(), () -> "before any reload: " + ok.get() + " ok, failures " + failures);
             Thread.sleep(500);
             for (int i = 1; i <= 2; i++) {
-                signal("HUP", bridge.process().pid());
+                MasterTesting.signal(bridge.process().pid(), "HUP");
                 awaitCount("reload done", i, Duration.ofSeconds(60));
                 Thread.sleep(1500); // the old generation drains and exits under load
             }
@@ -584,11 +585,6 @@ class NginxIT {
                 Files.copy(p, out.resolve(p.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
-    }
-
-    private static void signal(String sig, long pid) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(pid)).redirectErrorStream(true).start();
-        assertTrue(kill.waitFor(5, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + sig + " " + pid);
     }
 
     private static int count(String text) {
