@@ -310,14 +310,24 @@ def busy_ticks():
     return sum(values) - values[3] - values[4]   # less idle and iowait
 
 
-def session_ticks(sid):
-    """CPU ticks (user + system) used so far by the live processes of session sid."""
+def session_ticks(sid, without=()):
+    """CPU ticks (user + system) used so far by the live processes of session sid, less those whose
+    command name is in `without` (nginx in front of a server is not the server)."""
     total = 0
     for pid in session_pids(sid):
         fields = proc_stat(pid)
-        if fields:
+        if fields and proc_comm(pid) not in without:
             total += int(fields[11]) + int(fields[12])
     return total
+
+
+def proc_comm(pid):
+    """The command name of a process (/proc/PID/comm), or "" when it is gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def children_ticks():

@@ -10,6 +10,7 @@ Routes:
   /file       ?size=: a wsgi.file_wrapper around a file of size bytes, byte i being i % 251
   /error      raises: a 500
   /hello      a short text; ?ms= sleeps first
+  /validated  conformance.py's app under wsgiref.validate, warnings as errors: "validated METHOD n", else a 500
 """
 import hashlib
 import os
@@ -100,8 +101,13 @@ def hello(environ, start_response):
     return _text(start_response, b"hello from nginx_app")
 
 
+def validated(environ, start_response):
+    from conformance import app
+    return app(environ, start_response)
+
+
 ROUTES = {"/env": env, "/echo": echo, "/cookie": cookie, "/stream": stream, "/file": file,
-          "/error": error, "/hello": hello}
+          "/error": error, "/hello": hello, "/validated": validated}
 
 
 def application(environ, start_response):

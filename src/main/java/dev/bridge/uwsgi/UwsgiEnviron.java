@@ -14,6 +14,7 @@ import java.util.Map;
  *   <li>modifier1 30 strips SCRIPT_NAME from the front of PATH_INFO at a segment boundary (uWSGI's
  *       mountpoint behaviour); a PATH_INFO outside the mount point keeps its whole path, SCRIPT_NAME empty.
  *   <li>Without PATH_INFO, it is the percent-decoded path of REQUEST_URI.
+ *   <li>HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH are left out (PEP 3333: only the CONTENT_* forms).
  *   <li>HTTP_TRANSFER_ENCODING is left in the environ but plays no part in framing: the body is always
  *       CONTENT_LENGTH bytes (nginx de-chunks uploads).
  * </ul>
@@ -53,7 +54,9 @@ final class UwsgiEnviron {
         }
         for (Map.Entry<String, String> e : vars.entrySet()) {
             switch (e.getKey()) {
-                case "SCRIPT_NAME", "PATH_INFO" -> { }
+                // nginx's stock uwsgi_params pass the client's Content-Type and Content-Length both as
+                // CONTENT_* and as HTTP_CONTENT_*; PEP 3333 forbids the latter (wsgiref.validate rejects them).
+                case "SCRIPT_NAME", "PATH_INFO", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH" -> { }
                 default -> env.put(e.getKey(), e.getValue());
             }
         }

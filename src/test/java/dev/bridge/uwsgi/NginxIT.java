@@ -285,6 +285,27 @@ class NginxIT {
         }
     }
 
+    /**
+     * PEP 3333 through nginx's stock uwsgi_params, which pass the client's Content-Type and Content-Length
+     * as HTTP_CONTENT_TYPE / HTTP_CONTENT_LENGTH too: the environ has only the CONTENT_* forms, and
+     * wsgiref.validate (warnings as errors) accepts every request.
+     */
+    @ParameterizedTest
+    @EnumSource(Route.class)
+    void pep3333ValidatedThroughNginx(Route route) throws Exception {
+        byte[] body = "a=1&b=2".getBytes(StandardCharsets.US_ASCII);
+        Map<String, String> env = environ(request(port(route), "POST", "/env", body,
+                "Content-Type: application/x-www-form-urlencoded"));
+        assertEquals("application/x-www-form-urlencoded", env.get("CONTENT_TYPE"));
+        assertEquals("7", env.get("CONTENT_LENGTH"));
+        assertEquals(null, env.get("HTTP_CONTENT_TYPE"), "PEP 3333 forbids HTTP_CONTENT_TYPE");
+        assertEquals(null, env.get("HTTP_CONTENT_LENGTH"), "PEP 3333 forbids HTTP_CONTENT_LENGTH");
+        RawHttp.Response post = request(port(route), "POST", "/validated", body, "Content-Type: text/plain");
+        assertEquals("200 validated POST 7", post.status() + " " + post.text());
+        RawHttp.Response get = get(route, "/validated/caf%C3%A9?q=%20x");
+        assertEquals("200 validated GET 0", get.status() + " " + get.text());
+    }
+
     /** The client uploads chunked; nginx buffers the body and re-frames it with CONTENT_LENGTH. */
     @ParameterizedTest
     @EnumSource(Route.class)
