@@ -16,6 +16,8 @@ out("version", "%d.%d.%d" % sys.version_info[:3])
 out("cache_tag", sys.implementation.cache_tag)
 out("prefix", sys.prefix)
 out("shared", sysconfig.get_config_var("Py_ENABLE_SHARED") or 0)
+out("include", sysconfig.get_paths().get("include", ""))
+out("ext_suffix", sysconfig.get_config_var("EXT_SUFFIX") or "")
 libdir = sysconfig.get_config_var("LIBDIR") or ""
 ldlibrary = sysconfig.get_config_var("LDLIBRARY") or ""
 out("libpython", os.path.join(libdir, ldlibrary) if libdir and ldlibrary else "")

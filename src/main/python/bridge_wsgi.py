@@ -289,6 +289,47 @@ def _log_exception(summary):
     sys.stderr.flush()
 
 
+def _log_error(summary, exc):
+    """_log_exception for an exception handed over by the native loop (it is not being handled here)."""
+    sys.stderr.write(summary + ":\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    sys.stderr.flush()
+
+
+_native = None
+
+
+def native_loop(path, listeners, wake_fd, control_fd, status, buffer_size, limit_body, spill_threshold,
+                header_timeout, access_log, spill_dir):
+    """Called once on each Python thread of a worker that serves its uwsgi listeners in C: loads
+    _bridge_native (built for this Python by the launcher) once, and makes this thread's Loop. Returns None,
+    or one line saying why the module cannot be used."""
+    global _native
+    try:
+        if _native is None:
+            import importlib.util
+            spec = importlib.util.spec_from_file_location("_bridge_native", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            module.configure(_static_environ, FileWrapper, _log_error, io.BytesIO, _open_spilled)
+            _native = module
+        fds = [int(fd) for fd in listeners.split(",") if fd]
+        _local.loop = _native.Loop(_app, fds, wake_fd, control_fd, status, buffer_size, limit_body,
+                                   spill_threshold, header_timeout, access_log, _log_tag, spill_dir)
+    except Exception as e:
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+def _open_spilled(fd):
+    return open(fd, "rb")
+
+
+def native_run(accepting):
+    """Serves uwsgi connections in C on this thread until the Java side has something for it: see
+    _bridge_native.Loop.run()."""
+    return _local.loop.run(accepting)
+
+
 def boot(settings):
     """Prepares the interpreter and loads the app. Returns None, or a one-line error summary after the
     traceback has been printed to the log."""

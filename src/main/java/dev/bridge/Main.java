@@ -5,6 +5,7 @@ import dev.bridge.config.ConfigException;
 import dev.bridge.master.Master;
 import dev.bridge.master.ReloadCommand;
 import dev.bridge.master.WorkerCommand;
+import dev.bridge.python.NativeModule;
 import dev.bridge.python.PythonProbe;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.worker.Worker;
@@ -63,6 +64,9 @@ public final class Main {
             }
             var config = ((CommandLine.Run) result).config();
             PythonRuntime python = PythonProbe.probe(config, System.getenv());
+            if (config.servesUwsgiNatively()) {
+                python = python.withNativeModule(NativeModule.ensure(python).toString());
+            }
             return Master.run(config, python, argv);
         } catch (ConfigException e) {
             System.err.println("bridge: error: " + e.getMessage());

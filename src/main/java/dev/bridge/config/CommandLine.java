@@ -55,6 +55,7 @@ public final class CommandLine {
         final List<String> touchReload = new ArrayList<>();
         int bufferSize = Config.DEFAULT_BUFFER_SIZE;
         final List<Cidr> trustedProxies = new ArrayList<>();
+        Config.UwsgiLoop uwsgiLoop = Config.UwsgiLoop.NATIVE;
     }
 
     private interface Setter {
@@ -157,6 +158,15 @@ public final class CommandLine {
                 "worker JVMs kept booted without Python, each ready to become a worker: a reload, respawn or "
                         + "recycling then loads only Python and the app (0: start every worker from scratch)",
                 (b, f, v) -> b.standby = intIn(f, v, 0, 1024));
+        option("--uwsgi-loop", "native|netty", "native",
+                "who serves --uwsgi-socket listeners: native, a request loop in C on each Python thread (accept, "
+                        + "read, app, write, close; built for the chosen Python at first start, see README); netty, "
+                        + "the worker's event loop, as for HTTP",
+                (b, f, v) -> b.uwsgiLoop = switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+                    case "native" -> Config.UwsgiLoop.NATIVE;
+                    case "netty" -> Config.UwsgiLoop.NETTY;
+                    default -> throw new ConfigException(f + " " + v + ": expected native or netty");
+                });
         option("--python-nice", "N|auto", "auto",
                 "run the Python threads N nice levels below the worker's event loop: on a busy machine, requests "
                         + "and responses keep moving for a light app; a CPU-bound app loses throughput. auto: each "
@@ -224,7 +234,7 @@ public final class CommandLine {
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
                 b.reloadMode, b.reloadMercy, b.standby == null ? b.workers : b.standby, b.pythonNice, b.touchReload,
-                b.bufferSize, b.trustedProxies));
+                b.bufferSize, b.trustedProxies, b.uwsgiLoop));
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

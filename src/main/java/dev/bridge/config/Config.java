@@ -41,6 +41,7 @@ import java.util.List;
  * @param touchReload     files whose modification triggers a reload
  * @param bufferSize      largest uwsgi vars block accepted, in bytes
  * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
+ * @param uwsgiLoop       who serves uwsgi listeners: the C request loop on the Python threads, or Netty
  */
 public record Config(
         String module,
@@ -75,7 +76,15 @@ public record Config(
         int pythonNice,
         List<String> touchReload,
         int bufferSize,
-        List<Cidr> trustedProxies) {
+        List<Cidr> trustedProxies,
+        UwsgiLoop uwsgiLoop) {
+
+    /**
+     * {@code native}: each Python thread serves the uwsgi listeners itself, in C (native/), one connection at
+     * a time; {@code netty}: the worker's event loop reads and writes them and hands requests to the Python
+     * threads, as for HTTP.
+     */
+    public enum UwsgiLoop { NATIVE, NETTY }
 
     /** {@code all}: a whole new generation boots, then the old one retires; {@code chain}: one slot at a time. */
     public enum ReloadMode { ALL, CHAIN }
@@ -143,6 +152,12 @@ public record Config(
     }
 
     /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */
+    /** Whether some listener is uwsgi and served by the C request loop ({@code --uwsgi-loop native}). */
+    public boolean servesUwsgiNatively() {
+        return uwsgiLoop == UwsgiLoop.NATIVE
+                && listeners.stream().anyMatch(l -> l.protocol() == ListenAddress.Protocol.UWSGI);
+    }
+
     public boolean multithread() {
         return threads > 1;
     }

@@ -1,5 +1,6 @@
 package dev.bridge.master;
 
+import dev.bridge.CacheDir;
 import dev.bridge.config.Config;
 import dev.bridge.python.PythonRuntime;
 
@@ -41,19 +42,18 @@ final class ClassDataArchive {
         if (config.jvmArgs().stream().anyMatch(a -> a.contains("Share") || a.contains("Archive"))) {
             return new ClassDataArchive(null);
         }
+        Path dir = CacheDir.writable();
+        if (dir == null) {
+            return new ClassDataArchive(null);
+        }
         try {
-            String home = System.getenv().getOrDefault("XDG_CACHE_HOME", System.getProperty("user.home") + File.separator + ".cache");
-            Path dir = Files.createDirectories(Path.of(home, "bridge"));
-            if (!Files.isWritable(dir)) {
-                return new ClassDataArchive(null);
-            }
             File jarFile = new File(jar);
             String key = String.join("\n", System.getProperty("java.home"), System.getProperty("java.vm.version"),
                     jarFile.getAbsolutePath(), Long.toString(jarFile.length()), Long.toString(jarFile.lastModified()),
                     python.jepJar(), String.join(" ", config.jvmArgs()));
             byte[] hash = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
             return new ClassDataArchive(dir.resolve("worker-" + HexFormat.of().formatHex(hash, 0, 8) + ".jsa"));
-        } catch (IOException | NoSuchAlgorithmException | SecurityException e) {
+        } catch (NoSuchAlgorithmException e) {
             return new ClassDataArchive(null);
         }
     }

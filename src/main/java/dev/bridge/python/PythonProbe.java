@@ -143,7 +143,7 @@ public final class PythonProbe {
         }
         return new PythonRuntime(f.getOrDefault("executable", exe), version, split(f.get("sys_path")),
                 split(f.get("site_packages")),
-                jar, nativeLib, jepVersion);
+                jar, nativeLib, jepVersion, f.getOrDefault("include", ""), f.getOrDefault("ext_suffix", ""), "");
     }
 
     /** Whether the native library names the given libpython (its DT_NEEDED entry is a plain string in the file). */

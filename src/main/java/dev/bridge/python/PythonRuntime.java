@@ -14,9 +14,13 @@ import java.util.Map;
  * @param jepJar       Jep's jar, from the same site-packages as the native library
  * @param jepLibrary   Jep's native library
  * @param jepVersion   Jep's version
+ * @param include      the directory of its C headers ({@code Python.h}), for building the native module
+ * @param extSuffix    the file name ending of its C extensions, e.g. {@code .cpython-311-x86_64-linux-gnu.so}
+ * @param nativeModule the native module built for it ({@link NativeModule}), or "" when none is used
  */
 public record PythonRuntime(String executable, String version, List<String> sysPath, List<String> sitePackages,
-                            String jepJar, String jepLibrary, String jepVersion) {
+                            String jepJar, String jepLibrary, String jepVersion, String include, String extSuffix,
+                            String nativeModule) {
 
     private static final String PREFIX = "bridge.python.";
 
@@ -34,7 +38,16 @@ public record PythonRuntime(String executable, String version, List<String> sysP
                 "-D" + PREFIX + "sitePackages=" + String.join(java.io.File.pathSeparator, sitePackages),
                 "-D" + PREFIX + "jepJar=" + jepJar,
                 "-D" + PREFIX + "jepLibrary=" + jepLibrary,
-                "-D" + PREFIX + "jepVersion=" + jepVersion);
+                "-D" + PREFIX + "jepVersion=" + jepVersion,
+                "-D" + PREFIX + "include=" + include,
+                "-D" + PREFIX + "extSuffix=" + extSuffix,
+                "-D" + PREFIX + "nativeModule=" + nativeModule);
+    }
+
+    /** The same runtime with the native module built for it. */
+    public PythonRuntime withNativeModule(String path) {
+        return new PythonRuntime(executable, version, sysPath, sitePackages, jepJar, jepLibrary, jepVersion, include,
+                extSuffix, path);
     }
 
     /** Reads what {@link #toJvmFlags()} wrote; null when this JVM was not started by a launcher. */
@@ -46,7 +59,9 @@ public record PythonRuntime(String executable, String version, List<String> sysP
         return new PythonRuntime(exe, (String) props.get(PREFIX + "version"),
                 paths((String) props.get(PREFIX + "sysPath")), paths((String) props.get(PREFIX + "sitePackages")),
                 (String) props.get(PREFIX + "jepJar"), (String) props.get(PREFIX + "jepLibrary"),
-                (String) props.get(PREFIX + "jepVersion"));
+                (String) props.get(PREFIX + "jepVersion"), (String) props.getOrDefault(PREFIX + "include", ""),
+                (String) props.getOrDefault(PREFIX + "extSuffix", ""),
+                (String) props.getOrDefault(PREFIX + "nativeModule", ""));
     }
 
     private static List<String> paths(String joined) {

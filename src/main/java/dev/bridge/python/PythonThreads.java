@@ -32,10 +32,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * (the import runs at the worker's priority, so a reload is not slowed down), and by what
  * {@link #lowerPriority} asks later, before its next request.
  *
+ * <p>With {@link NativeLoops} (uwsgi listeners served in C), a thread does not wait on the queue: it waits in
+ * its C loop, which serves uwsgi connections itself and comes back to Java when the queue has a request for
+ * it (the wake pipe), when the accepting state changed (its control pipe), or after a second of nothing.
+ *
  * <p>{@link #submit} may be called from any thread (the event loop does); everything else runs on the
  * Python threads or, for {@link #start} and {@link #stop}, on the worker's main thread.
  */
 public final class PythonThreads {
+
+    /** Raised by {@link #start} when the native module cannot be used; the message is one line. */
+    public static final class NativeLoadException extends Exception {
+        public NativeLoadException(String message) {
+            super(message, null, false, false);
+        }
+    }
 
     /** Raised by {@link #start} when the app cannot be loaded; the message is one line, the traceback is logged. */
     public static final class AppLoadException extends Exception {
@@ -49,6 +60,8 @@ public final class PythonThreads {
     private final Config config;
     private final PythonRuntime runtime;
     private final Map<String, String> environ;
+    /** The C request loops, or null when every request comes through the queue. */
+    private final NativeLoops loops;
     private final BlockingQueue<WsgiExchange> queue = new LinkedBlockingQueue<>();
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong served = new AtomicLong();
@@ -70,11 +83,13 @@ public final class PythonThreads {
      *                   standby JVM learns only after it started (its process environment does not have it)
      * @param niceLevels nice levels below the event loop the threads go to once the app is imported
      */
-    public PythonThreads(Config config, PythonRuntime runtime, Map<String, String> environ, int niceLevels) {
+    public PythonThreads(Config config, PythonRuntime runtime, Map<String, String> environ, int niceLevels,
+                         NativeLoops loops) {
         this.config = config;
         this.runtime = runtime;
         this.environ = Map.copyOf(environ);
         this.niceLevels = niceLevels;
+        this.loops = loops;
     }
 
     /**
@@ -83,7 +98,7 @@ public final class PythonThreads {
      * @throws AppLoadException the app could not be loaded (its traceback is in the log)
      * @throws JepException     Jep itself failed (e.g. its native library cannot be loaded)
      */
-    public void start() throws AppLoadException, JepException {
+    public void start() throws AppLoadException, NativeLoadException, JepException {
         MainInterpreter.setJepLibraryPath(runtime.jepLibrary());
         // Jep imports its own Python package while it creates the first interpreter: it must be on the path.
         SharedInterpreter.setConfig(new JepConfig().addIncludePaths(runtime.sitePackages().toArray(String[]::new)));
@@ -104,21 +119,30 @@ public final class PythonThreads {
             } catch (ExecutionException e) {
                 throw e.getCause() instanceof JepException je ? je : new JepException(e.getCause());
             }
+            if (error != null && error.startsWith(NATIVE_ERROR)) {
+                throw new NativeLoadException(error.substring(NATIVE_ERROR.length()));
+            }
             if (error != null) {
                 throw new AppLoadException(error);
             }
         }
     }
 
+    /** Marks a boot error of the native module, not of the app. */
+    private static final String NATIVE_ERROR = "native:";
+
     /** Queues a request for the next free Python thread. Any thread. */
     public void submit(WsgiExchange exchange) {
         queue.add(exchange);
+        if (loops != null) {
+            loops.wakeOne();
+        }
     }
 
     /** Lets each thread finish its current request, then ends it. Main thread. */
     public void stop(long timeoutMillis) throws InterruptedException {
         for (int i = 0; i < threads.size(); i++) {
-            queue.add(STOP);
+            submit(STOP);
         }
         long deadline = System.currentTimeMillis() + timeoutMillis;
         for (Thread t : threads) {
@@ -142,12 +166,12 @@ public final class PythonThreads {
 
     /** Requests Python has finished. Any thread. */
     public long served() {
-        return served.get();
+        return served.get() + (loops == null ? 0 : loops.served());
     }
 
     /** The start (epoch ms) of the longest-running request, or 0 when every thread is idle. Any thread. */
     public long oldestBusySince() {
-        long oldest = 0;
+        long oldest = loops == null ? 0 : loops.oldestBusySince();
         for (Busy b : busy) {
             long since = b.since;
             if (since != 0 && (oldest == 0 || since < oldest)) {
@@ -164,7 +188,7 @@ public final class PythonThreads {
                 return b.summary;
             }
         }
-        return null;
+        return loops == null ? null : loops.busySummary(since);
     }
 
     private void serve(boolean first, Busy busy, CompletableFuture<String> booted) {
@@ -186,19 +210,39 @@ public final class PythonThreads {
                     return;
                 }
             }
-            interp.exec("from bridge_wsgi import handle, warm, bind, lower_priority");
+            interp.exec("from bridge_wsgi import handle, warm, bind, lower_priority, native_loop, native_run");
             ExchangeRouter router = new ExchangeRouter();
             interp.invoke("bind", router);
+            if (loops != null) {
+                String error = startLoop(interp);
+                if (error != null) {
+                    booted.complete(NATIVE_ERROR + error);
+                    return;
+                }
+            }
             int nice = lowerTo(interp, 0);
             nativeIds.add(ThreadCpu.currentThreadId());
             booted.complete(null);
+            boolean accepting = false;
             while (true) {
-                WsgiExchange exchange = queue.take();
+                WsgiExchange exchange;
+                if (loops == null) {
+                    exchange = queue.take();
+                } else {
+                    int code = ((Number) interp.invoke("native_run", accepting)).intValue();
+                    if (code == NativeLoops.RUN_CONTROL) {
+                        accepting = loops.acknowledge();
+                    }
+                    exchange = code == NativeLoops.RUN_WORK ? queue.poll() : null;
+                }
                 if (exchange == STOP) {
                     return;
                 }
                 if (nice != niceLevels) {
                     nice = lowerTo(interp, nice);
+                }
+                if (exchange == null) {
+                    continue;
                 }
                 busy.summary = exchange.summary();
                 busy.since = System.currentTimeMillis();
@@ -216,6 +260,20 @@ public final class PythonThreads {
             }
         }
     }
+
+    /** Makes the calling Python thread's C request loop; returns null, or why the native module cannot be used. */
+    private String startLoop(SharedInterpreter interp) throws java.io.IOException {
+        NativeLoops.Slot slot = loops.slot();
+        Object error = interp.invoke("native_loop", runtime.nativeModule(), loops.listeners(), loops.wakeFd(),
+                slot.control()[0].intValue(), slot.status(), Math.min(config.bufferSize(), MAX_UWSGI_BLOCK),
+                config.limitBody(), config.spillThreshold(), config.headerTimeout(), config.accessLog(),
+                System.getProperty("java.io.tmpdir"));
+        return error == null ? null : "cannot load the native uwsgi loop " + runtime.nativeModule() + " (" + error
+                + "): remove it to have it rebuilt at the next start, or use --uwsgi-loop netty";
+    }
+
+    /** Largest uwsgi vars block there can be, in bytes: its size is a 16-bit field. */
+    private static final int MAX_UWSGI_BLOCK = 65535;
 
     /** Lowers the calling Python thread from {@code nice} to {@link #niceLevels}; returns the latter. */
     private int lowerTo(SharedInterpreter interp, int nice) {

@@ -8,6 +8,7 @@ import dev.bridge.config.ConfigException;
 import dev.bridge.config.ListenAddress;
 import dev.bridge.http.HttpInitializer;
 import dev.bridge.master.Control;
+import dev.bridge.python.NativeLoops;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.python.PythonThreads;
 import dev.bridge.transport.Listeners;
@@ -23,6 +24,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import org.slf4j.Logger;
 import sun.misc.Signal;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayList;
@@ -169,14 +171,30 @@ public final class Worker {
             throws InterruptedException {
         boolean standby = startedAsStandby();
         int startNice = config.pythonNice() == Config.PYTHON_NICE_AUTO ? learntNice : config.pythonNice();
-        PythonThreads python = new PythonThreads(config, runtime, identity, startNice);
+        NativeLoops loops;
+        try {
+            loops = config.servesUwsgiNatively() ? new NativeLoops() : null;
+        } catch (IOException e) {
+            log.error("cannot make the native loops' pipes: " + e.getMessage());
+            return ExitCode.WORKER_BOOT_ERROR;
+        }
+        PythonThreads python = new PythonThreads(config, runtime, identity, startNice, loops);
         WorkerChannels channels = new WorkerChannels(loop, python::submit, config.threads());
         // Python (libpython, the app's imports) and the event loop boot in parallel.
         long t0 = System.nanoTime();
         CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
         List<Channel> servers;
+        List<Channel> nativeServers = new ArrayList<>();
         try {
             servers = openListeners(group, channels);
+            for (int i = 0; i < servers.size(); i++) {
+                if (loops != null && config.listeners().get(i).protocol() == ListenAddress.Protocol.UWSGI) {
+                    nativeServers.add(servers.get(i));
+                }
+            }
+            if (loops != null) {
+                loops.listen(nativeServers.stream().map(Listeners::fd).toList());
+            }
         } catch (Exception e) {
             log.error("cannot open the listeners: " + e.getMessage());
             return ExitCode.WORKER_BOOT_ERROR;
@@ -197,14 +215,15 @@ public final class Worker {
             log.warn("the warm-up request got no answer within " + WarmUp.PYTHON_TIMEOUT_MILLIS + " ms; serving anyway");
         }
         long booted = System.nanoTime();
-        loop.execute(() -> servers.forEach(channels::addServer));
+        // The listeners the C loops serve stay registered with Netty, never reading: Netty only closes them.
+        loop.execute(() -> servers.stream().filter(ch -> !nativeServers.contains(ch)).forEach(channels::addServer));
         master.send(Control.READY);
         loop.scheduleAtFixedRate(() -> heartbeat(master, python), Control.HEARTBEAT_MILLIS,
                 Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
         log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
                 + config.threads() + " Python thread(s), booted in " + (booted - t0) / 1_000_000 + " ms"
                 + (standby ? " (from a standby)" : ""));
-        return awaitStop(channels, python, master);
+        return awaitStop(channels, python, master, loops, nativeServers);
     }
 
     private List<Channel> openListeners(EventLoopGroup group, WorkerChannels channels) throws Exception {
@@ -259,6 +278,9 @@ public final class Worker {
         } catch (PythonThreads.AppLoadException e) {
             log.error("cannot load the app " + config.module() + ": " + e.getMessage());
             return ExitCode.APP_LOAD_ERROR;
+        } catch (PythonThreads.NativeLoadException e) {
+            log.error(e.getMessage());
+            return ExitCode.USAGE;
         } catch (Throwable e) {
             Throwable root = e;
             while (root.getCause() != null) {
@@ -276,13 +298,26 @@ public final class Worker {
         }
     }
 
-    private int awaitStop(WorkerChannels channels, PythonThreads python, MasterLink master) throws InterruptedException {
+    private void setAccepting(NativeLoops loops, boolean on) {
+        if (loops == null) {
+            return;
+        }
+        try {
+            loops.setAccepting(on);
+        } catch (IOException e) {
+            log.error("cannot tell the native loops to " + (on ? "accept" : "stop accepting") + ": " + e.getMessage());
+        }
+    }
+
+    private int awaitStop(WorkerChannels channels, PythonThreads python, MasterLink master, NativeLoops loops,
+                          List<Channel> nativeServers) throws InterruptedException {
         String event = events.take();
         boolean serving = false;
         while (event.equals(Control.SERVE)) {
             if (!serving) {
                 serving = true;
                 channels.loop().execute(channels::startAccepting);
+                setAccepting(loops, true);
                 if (config.pythonNice() == Config.PYTHON_NICE_AUTO) {
                     AutoNice.start(channels.loop(), python, learntNice, levels -> master.send(Control.NICE + " " + levels), log);
                 }
@@ -302,7 +337,19 @@ public final class Worker {
         boolean retire = event.equals(Control.RETIRE);
         long sweep = retire || !serving ? 0 : ACCEPT_SWEEP_MILLIS;
         long spread = retire ? WorkerChannels.RETIRE_SPREAD_MILLIS : 0;
-        boolean done = channels.drain(sweep, spread).await(config.gracefulTimeout() * 1000L + sweep, TimeUnit.MILLISECONDS);
+        var drained = channels.drain(sweep, spread);
+        if (loops != null && serving) {
+            // As for Netty's listeners: a stop first serves what waits in the accept queue for a moment.
+            Thread.sleep(sweep);
+            setAccepting(loops, false);
+            if (!loops.awaitAcknowledged(config.gracefulTimeout() * 1000L)) {
+                log.warn("graceful stop: a uwsgi request is still running after " + config.gracefulTimeout() + " s");
+            }
+        }
+        if (loops != null) {
+            channels.loop().execute(() -> nativeServers.forEach(Channel::close));
+        }
+        boolean done = drained.await(config.gracefulTimeout() * 1000L + sweep, TimeUnit.MILLISECONDS);
         if (!done) {
             log.warn("graceful stop: " + channels.connectionCount() + " connection(s) still busy after "
                     + config.gracefulTimeout() + " s, closing them");

@@ -260,6 +260,7 @@ class CommandLineTest {
                 Map.entry("--reload-mercy", "60"),
                 Map.entry("--standby", "as many as --workers"),
                 Map.entry("--python-nice", "auto"),
+                Map.entry("--uwsgi-loop", "native"),
                 Map.entry("--touch-reload", "none"),
                 Map.entry("--uwsgi-socket", "none"),
                 Map.entry("--buffer-size", "65536"),
@@ -304,6 +305,7 @@ class CommandLineTest {
                     case "--chmod-socket" -> "660";
                     case "--pidfile", "--touch-reload" -> "/tmp/bridge.pid";
                     case "--reload-mode" -> "chain";
+                    case "--uwsgi-loop" -> "netty";
                     case "--chdir" -> "/tmp";
                     case "--uwsgi-socket" -> "/tmp/app.sock";
                     case "--buffer-size" -> "8192";
@@ -337,6 +339,14 @@ class CommandLineTest {
         assertTrue(error("--module", "m", "--python-nice", "20").contains("--python-nice 20: must be between 0 and 19"));
         assertTrue(error("--module", "m", "--python-nice", "-1").contains("--python-nice -1: must be between 0 and 19"));
         assertTrue(error("--module", "m", "--python-nice", "high").contains("--python-nice high: expected auto or a whole number"));
+    }
+
+    @Test
+    void shouldServeUwsgiInCUnlessToldOtherwise() throws Exception {
+        assertEquals(Config.UwsgiLoop.NATIVE, parse("--module", "m").uwsgiLoop());
+        assertEquals(Config.UwsgiLoop.NETTY, parse("--module", "m", "--uwsgi-loop", "netty").uwsgiLoop());
+        assertEquals(Config.UwsgiLoop.NATIVE, parse("--module", "m", "--uwsgi-loop=native").uwsgiLoop());
+        assertTrue(error("--module", "m", "--uwsgi-loop", "c").contains("--uwsgi-loop c: expected native or netty"));
     }
 
     @Test
