@@ -1411,9 +1411,15 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         close(fd);
         return;
     }
-    Py_DECREF(input);
     serve_request(&req, environ);
     Py_DECREF(environ);
+    if (spill_fd >= 0) {
+        /* the temp file goes now, whoever still holds the environ */
+        PyObject *r = PyObject_CallMethod(input, "close", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    Py_DECREF(input);
     Py_CLEAR(req.status);
     Py_CLEAR(req.headers);
     *ts = PyEval_SaveThread();

@@ -1,0 +1,489 @@
+"""Tests of _bridge_native (bridge_native.c) in a plain CPython, over real unix sockets: the environ it builds,
+start_response and write() by PEP 3333's rules, every way an app answers, bad packets, the pipes the Java
+side drives it with, and its status block. native/check runs it with the module built under AddressSanitizer
+and UndefinedBehaviorSanitizer.
+
+usage: python test_native.py MODULE_PATH [unittest args]
+"""
+import importlib.util
+import io
+import os
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import unittest
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "resources", "uwsgi", "nginx")
+
+native = None
+errors = []
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location("_bridge_native", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+def log_error(summary, exc):
+    errors.append(summary + ": " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
+
+
+class FileWrapper:
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        while True:
+            data = self.filelike.read(8192)
+            if not data:
+                return
+            yield data
+
+
+STATIC = {"wsgi.version": (1, 0), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+          "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.file_wrapper": FileWrapper}
+
+
+def pack(pairs, modifier1=0):
+    block = b"".join(struct.pack("<H", len(k)) + k + struct.pack("<H", len(v)) + v for k, v in pairs)
+    return bytes([modifier1]) + struct.pack("<H", len(block)) + b"\0" + block
+
+
+def request_vars(path=b"/", method=b"GET", body=b"", extra=()):
+    return [(b"REQUEST_METHOD", method), (b"REQUEST_URI", path), (b"PATH_INFO", path.split(b"?")[0]),
+            (b"QUERY_STRING", path.partition(b"?")[2]), (b"SERVER_PROTOCOL", b"HTTP/1.1"),
+            (b"CONTENT_LENGTH", str(len(body)).encode() if body else b""), (b"REMOTE_ADDR", b"127.0.0.1"),
+            (b"REMOTE_PORT", b"40000")] + list(extra)
+
+
+class EnvironTest(unittest.TestCase):
+    def test_nginx_captures_parse_whole(self):
+        for name in sorted(os.listdir(FIXTURES)):
+            if not name.endswith(".uwsgi"):
+                continue
+            data = fixture(name)
+            consumed, modifier1, length, pairs = native.parse_uwsgi(data)
+            self.assertEqual(len(data), consumed + length, name)
+            self.assertEqual(0, modifier1)
+            self.assertIsNone(native.parse_uwsgi(data[:consumed - 1]), name + ": one byte short is incomplete")
+
+    def test_pep3333_keys_from_nginx(self):
+        data = fixture("post-chunked-upload.uwsgi")
+        env = native.environ_of(data)
+        self.assertEqual("text/plain", env["CONTENT_TYPE"])
+        self.assertEqual("19", env["CONTENT_LENGTH"])
+        self.assertNotIn("HTTP_CONTENT_TYPE", env, "PEP 3333 forbids the HTTP_ form")
+        self.assertNotIn("HTTP_CONTENT_LENGTH", env)
+        self.assertEqual("http", env["wsgi.url_scheme"])
+        self.assertEqual((1, 0), env["wsgi.version"])
+        for k, v in env.items():
+            if k.isupper():
+                self.assertIs(type(v), str, k)
+
+    def test_repeated_headers_are_joined(self):
+        env = native.environ_of(fixture("repeated-headers.uwsgi"))
+        self.assertEqual("1,2", env["HTTP_X_DUP"])
+        self.assertEqual("a=1; b=2", env["HTTP_COOKIE"])
+
+    def test_values_are_latin1_native_strings(self):
+        env = native.environ_of(fixture("utf8-path.uwsgi"))
+        self.assertEqual("/café/naïve", env["PATH_INFO"].encode("latin-1").decode("utf-8"))
+
+    def test_repeated_cgi_var_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "var REQUEST_METHOD given twice"):
+            native.environ_of(pack(request_vars() + [(b"REQUEST_METHOD", b"POST")]))
+        with self.assertRaisesRegex(ValueError, "var PATH_INFO given twice"):
+            native.environ_of(pack(request_vars() + [(b"PATH_INFO", b"/other")]))
+
+    def test_no_method_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "no REQUEST_METHOD"):
+            native.environ_of(pack([(b"PATH_INFO", b"/")]))
+
+    def test_path_info_from_request_uri_and_defaults(self):
+        env = native.environ_of(pack([(b"REQUEST_METHOD", b"GET"), (b"REQUEST_URI", b"/a%20b/%C3%A9?x=%20")]))
+        self.assertEqual("/a b/\u00c3\u00a9", env["PATH_INFO"])
+        self.assertEqual("", env["SCRIPT_NAME"])
+        self.assertEqual("", env["QUERY_STRING"])
+        self.assertEqual("HTTP/1.1", env["SERVER_PROTOCOL"])
+        self.assertEqual("localhost", env["SERVER_NAME"])
+        with self.assertRaisesRegex(ValueError, "NUL"):
+            native.environ_of(pack([(b"REQUEST_METHOD", b"GET"), (b"REQUEST_URI", b"/a%00b")]))
+
+    def test_modifier30_strips_script_name_at_a_segment(self):
+        def env(path):
+            return native.environ_of(pack([(b"REQUEST_METHOD", b"GET"), (b"SCRIPT_NAME", b"/app"),
+                                           (b"PATH_INFO", path)], modifier1=30))
+        self.assertEqual(("/app", "/x"), (env(b"/app/x")["SCRIPT_NAME"], env(b"/app/x")["PATH_INFO"]))
+        self.assertEqual(("/app", ""), (env(b"/app")["SCRIPT_NAME"], env(b"/app")["PATH_INFO"]))
+        self.assertEqual(("", "/application"), (env(b"/application")["SCRIPT_NAME"], env(b"/application")["PATH_INFO"]))
+
+    def test_url_scheme(self):
+        def scheme(*pairs):
+            return native.environ_of(pack([(b"REQUEST_METHOD", b"GET")] + list(pairs)))["wsgi.url_scheme"]
+        self.assertEqual("https", scheme((b"HTTPS", b"on")))
+        self.assertEqual("https", scheme((b"UWSGI_SCHEME", b"https"), (b"HTTPS", b"off")))
+        self.assertEqual("https", scheme((b"REQUEST_SCHEME", b"https")))
+        self.assertEqual("http", scheme())
+
+    def test_static_environ_wins_over_vars(self):
+        env = native.environ_of(pack([(b"REQUEST_METHOD", b"GET"), (b"wsgi.version", b"9")]))
+        self.assertEqual((1, 0), env["wsgi.version"])
+
+
+class Server:
+    """A Loop on one thread serving a unix socket, driven like the Java side does."""
+
+    def __init__(self, app, limit_body=0, spill_threshold=1 << 20, header_timeout=5):
+        self.dir = tempfile.mkdtemp(prefix="test-native-")
+        self.path = os.path.join(self.dir, "s.sock")
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        self.wake = os.pipe()
+        self.control = os.pipe()
+        self.status = bytearray(native.STATUS_SIZE)
+        self.loop = native.Loop(app, [self.listener.fileno()], self.wake[0], self.control[0], self.status, 65535,
+                                limit_body, spill_threshold, header_timeout, False, "test[0]", self.dir)
+        self.codes = []
+        self.accepting = True
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            code = self.loop.run(self.accepting)
+            self.codes.append(code)
+            if code == native.RUN_CONTROL:
+                return
+
+    def stop(self):
+        os.write(self.control[1], b"x")
+        self.thread.join(10)
+        for fd in self.wake + self.control:
+            os.close(fd)
+        self.listener.close()
+
+    def send(self, data, shut=False):
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(self.path)
+        c.sendall(data)
+        if shut:
+            c.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while True:
+                d = c.recv(1 << 16)
+                if not d:
+                    break
+                out += d
+        except ConnectionResetError:
+            out += b"<reset>"
+        c.close()
+        return out
+
+    def get(self, path=b"/", method=b"GET", body=b"", extra=()):
+        return self.send(pack(request_vars(path, method, body, extra)) + body)
+
+    def served(self):
+        return struct.unpack_from("<q", self.status, 8)[0]
+
+
+def parse_response(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(b": ")
+        headers[k.decode().lower()] = v.decode("latin-1")
+    return lines[0].decode(), headers, body
+
+
+class LoopTest(unittest.TestCase):
+    def setUp(self):
+        del errors[:]
+        self.server = None
+
+    def tearDown(self):
+        if self.server:
+            self.server.stop()
+
+    def serve(self, app, **kw):
+        self.server = Server(app, **kw)
+        return self.server
+
+    def test_list_response_gets_content_length_and_date(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"hello ", b"world"]
+        status, headers, body = parse_response(self.serve(app).get(b"/x?y=1"))
+        self.assertEqual("HTTP/1.1 200 OK", status)
+        self.assertEqual("11", headers["content-length"])
+        self.assertIn("GMT", headers["date"])
+        self.assertEqual("close", headers["connection"])
+        self.assertEqual(b"hello world", body)
+        self.assertEqual(1, self.server.served())
+
+    def test_environ_input_and_body(self):
+        seen = {}
+
+        def app(environ, start_response):
+            seen.update(environ)
+            data = environ["wsgi.input"].read()
+            start_response("200 OK", [])
+            return [data[::-1]]
+        _, _, body = parse_response(self.serve(app).get(b"/echo", b"POST", b"abcdef",
+                                                        [(b"HTTP_CONTENT_TYPE", b"x/y"), (b"CONTENT_TYPE", b"x/y")]))
+        self.assertEqual(b"fedcba", body)
+        self.assertEqual("6", seen["CONTENT_LENGTH"])
+        self.assertNotIn("HTTP_CONTENT_TYPE", seen)
+
+    def test_big_body_spills_to_a_file(self):
+        def app(environ, start_response):
+            f = environ["wsgi.input"]
+            data = f.read()
+            start_response("200 OK", [("X-Input", type(f).__name__)])
+            return [b"%d %d" % (len(data), sum(data) % 1000)]
+        payload = bytes(range(256)) * 8000
+        status, headers, body = parse_response(self.serve(app, spill_threshold=100000).get(b"/", b"POST", payload))
+        self.assertEqual(("%d %d" % (len(payload), sum(payload) % 1000)).encode(), body)
+        self.assertEqual("BufferedReader", headers["x-input"])
+
+    def test_limit_body_answers_413(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"no"]
+        status, _, body = parse_response(self.serve(app, limit_body=10).get(b"/", b"POST", b"x" * 11))
+        self.assertEqual("HTTP/1.1 413 Content Too Large", status)
+
+    def test_generator_streams_close_delimited_and_close_is_called(self):
+        closed = []
+
+        class Body:
+            def __iter__(self):
+                yield b"a"
+                yield b""
+                yield b"bc"
+
+            def close(self):
+                closed.append(True)
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return Body()
+        status, headers, body = parse_response(self.serve(app).get())
+        self.assertEqual(b"abc", body)
+        self.assertNotIn("content-length", headers)
+        self.assertEqual([True], closed)
+
+    def test_write_callable(self):
+        def app(environ, start_response):
+            write = start_response("200 OK", [("Content-Length", "6")])
+            write(b"abc")
+            return [b"def"]
+        _, headers, body = parse_response(self.serve(app).get())
+        self.assertEqual(b"abcdef", body)
+        self.assertEqual("6", headers["content-length"])
+
+    def test_exc_info_replaces_the_head_before_it_is_sent(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            try:
+                raise KeyError("x")
+            except KeyError:
+                start_response("503 Busy", [("Retry-After", "1")], sys.exc_info())
+            return [b"busy"]
+        status, headers, body = parse_response(self.serve(app).get())
+        self.assertEqual("HTTP/1.1 503 Busy", status)
+        self.assertEqual("1", headers["retry-after"])
+
+    def test_exc_info_after_the_head_reraises_and_cuts(self):
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            write(b"partial")
+            try:
+                raise KeyError("late")
+            except KeyError:
+                start_response("500 Oops", [], sys.exc_info())
+            return []
+        raw = self.serve(app).get()
+        self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK"), raw)
+        self.assertTrue(any("KeyError" in e for e in errors), errors)
+
+    def test_second_start_response_without_exc_info_is_an_error(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            start_response("200 OK", [])
+            return []
+        status, _, body = parse_response(self.serve(app).get())
+        self.assertEqual("HTTP/1.1 500 Internal Server Error", status)
+        self.assertTrue(any("second time" in e for e in errors), errors)
+
+    def test_app_exception_is_a_500_with_its_traceback_logged(self):
+        def app(environ, start_response):
+            raise ZeroDivisionError("nope")
+        status, _, body = parse_response(self.serve(app).get(b"/boom"))
+        self.assertEqual("HTTP/1.1 500 Internal Server Error", status)
+        self.assertEqual(b"Internal Server Error\n", body)
+        self.assertEqual(["error in app handling GET /boom HTTP/1.1: ZeroDivisionError: nope"], errors)
+
+    def test_system_exit_does_not_end_the_loop(self):
+        def app(environ, start_response):
+            if environ["PATH_INFO"] == "/exit":
+                raise SystemExit(3)
+            start_response("200 OK", [])
+            return [b"alive"]
+        s = self.serve(app)
+        self.assertIn(b"500", s.get(b"/exit").split(b"\r\n")[0])
+        self.assertEqual(b"alive", parse_response(s.get(b"/"))[2])
+
+    def test_bad_heads_are_500s(self):
+        cases = {
+            b"/status": ("OK", [], "bad status"),
+            b"/status-type": (b"200 OK", [], "status must be a str"),
+            b"/headers-type": ("200 OK", (("A", "b"),), "must be a list"),
+            b"/header-item": ("200 OK", [("A", 1)], "(str, str) tuple"),
+            b"/header-name": ("200 OK", [("Bad Name", "x")], "bad response header name"),
+            b"/header-ctl": ("200 OK", [("X", "a\r\nb")], "control character"),
+            b"/header-latin1": ("200 OK", [("X", "\u20ac")], "not latin-1"),
+            b"/length": ("200 OK", [("Content-Length", "1"), ("Content-Length", "2")], "conflicting"),
+            b"/informational": ("100 Continue", [], "informational"),
+        }
+
+        def app(environ, start_response):
+            status, headers, _ = cases[environ["PATH_INFO"].encode()]
+            start_response(status, headers)
+            return [b"x"]
+        s = self.serve(app)
+        for path, (_, _, fragment) in cases.items():
+            del errors[:]
+            status, _, _ = parse_response(s.get(path))
+            self.assertEqual("HTTP/1.1 500 Internal Server Error", status, path)
+            self.assertTrue(any(fragment in e for e in errors), (path, errors))
+
+    def test_body_items_must_be_bytes(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return ["text"]
+        status, _, _ = parse_response(self.serve(app).get())
+        self.assertEqual("HTTP/1.1 500 Internal Server Error", status)
+        self.assertTrue(any("must be bytes" in e for e in errors), errors)
+
+    def test_head_request_and_204_have_no_body(self):
+        def app(environ, start_response):
+            start_response("204 No Content" if environ["PATH_INFO"] == "/204" else "200 OK", [])
+            return [b"body"]
+        s = self.serve(app)
+        self.assertEqual(b"", parse_response(s.get(b"/", b"HEAD"))[2])
+        status, headers, body = parse_response(s.get(b"/204"))
+        self.assertEqual(("HTTP/1.1 204 No Content", b""), (status, body))
+
+    def test_hop_by_hop_headers_are_dropped(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("Connection", "keep-alive"), ("Transfer-Encoding", "chunked"), ("X-A", "1")])
+            return [b"x"]
+        _, headers, _ = parse_response(self.serve(app).get())
+        self.assertEqual("close", headers["connection"])
+        self.assertNotIn("transfer-encoding", headers)
+        self.assertEqual("1", headers["x-a"])
+
+    def test_short_declared_length_is_cut(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", "10")])
+            return iter([b"abc"])
+        raw = self.serve(app).get()
+        self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK"))
+        self.assertTrue(raw.endswith(b"abc"), raw)
+
+    def test_file_wrapper_is_sent_with_sendfile(self):
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(b"0123456789" * 1000)
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+            fh = open(f.name, "rb")
+            fh.seek(5)
+            return environ["wsgi.file_wrapper"](fh)
+        try:
+            _, headers, body = parse_response(self.serve(app).get())
+        finally:
+            os.unlink(f.name)
+        self.assertEqual("9995", headers["content-length"])
+        self.assertEqual((b"0123456789" * 1000)[5:], body)
+
+    def test_bad_packets_close_and_the_loop_lives_on(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"ok"]
+        s = self.serve(app)
+        self.assertEqual(b"", s.send(b"\x05\x00\x00\x00"))
+        self.assertEqual(b"", s.send(pack([(b"REQUEST_METHOD", b"GET"), (b"REQUEST_METHOD", b"GET")])))
+        self.assertEqual(b"", s.send(b"\x00\x10\x00", shut=True))
+        self.assertEqual(b"", s.send(pack([(b"PATH_INFO", b"/")])))
+        self.assertEqual(b"", s.send(pack(request_vars(b"/", b"POST", b"12345")) + b"12", shut=True))
+        self.assertEqual(bytes([100, 0, 0, 0]), s.send(bytes([100, 0, 0, 0])))
+        self.assertEqual(b"ok", parse_response(s.get())[2])
+
+    def test_header_timeout(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"ok"]
+        s = self.serve(app, header_timeout=1)
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(s.path)
+        c.sendall(b"\x00\x20")
+        t0 = time.monotonic()
+        c.settimeout(5)
+        self.assertEqual(b"", c.recv(10))
+        self.assertLess(time.monotonic() - t0, 3)
+        c.close()
+
+    def test_wake_pipe_returns_work_and_control_returns(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"ok"]
+        s = self.serve(app)
+        os.write(s.wake[1], b"x")
+        deadline = time.monotonic() + 5
+        while native.RUN_WORK not in s.codes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertIn(native.RUN_WORK, s.codes)
+
+    def test_not_accepting_leaves_connections_queued(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"ok"]
+        s = self.serve(app)
+        s.accepting = False
+        os.write(s.wake[1], b"x")  # run() returns, and is entered again without the listener
+        time.sleep(0.2)
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(s.path)
+        c.sendall(pack(request_vars()))
+        c.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            c.recv(10)
+        c.close()
+        s.accepting = True
+        os.write(s.wake[1], b"x")
+        self.assertEqual(b"ok", parse_response(s.get())[2])
+
+
+if __name__ == "__main__":
+    native = load(sys.argv.pop(1))
+    native.configure(STATIC, FileWrapper, log_error, io.BytesIO, lambda fd: open(fd, "rb"))
+    unittest.main()
