@@ -17,7 +17,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -27,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1222,7 +1225,8 @@ static PyObject *make_input(bridge_state *st, PyObject *body, int spill_fd) {
 
 /*
  * Reads the body (content_length bytes, of which `have` already read into `pre`), into memory or, past
- * the spill threshold, a temp file. No GIL. 0 ok, -1 with reason. *mem is PyMem_Raw-allocated.
+ * the spill threshold, a temp file. No GIL. 0 ok, -1 with the reason (NULL: --header-timeout ran out).
+ * *mem is PyMem_Raw-allocated.
  */
 static int read_body(LoopObject *lp, int fd, long long cl, const unsigned char *pre, size_t have, long long deadline,
                      char **mem, int *spill_fd, const char **why) {
@@ -1236,7 +1240,7 @@ static int read_body(LoopObject *lp, int fd, long long cl, const unsigned char *
         for (size_t got = have; got < (size_t)cl;) {
             ssize_t r = read_some(fd, *mem + got, (size_t)cl - got, deadline);
             if (r <= 0) {
-                *why = r == -2 ? "the request was not received within --header-timeout" : "the connection closed in the middle of a request (read_body)";
+                *why = r == -2 ? NULL : "the connection closed in the middle of a request (read_body)";
                 return -1;
             }
             got += (size_t)r;
@@ -1276,7 +1280,7 @@ static int read_body(LoopObject *lp, int fd, long long cl, const unsigned char *
         }
         ssize_t r = read_some(fd, chunk, (size_t)(left < READ_AHEAD ? left : READ_AHEAD), deadline);
         if (r <= 0) {
-            *why = r == -2 ? "the request was not received within --header-timeout" : "the connection closed in the middle of a request (read_body)";
+            *why = r == -2 ? NULL : "the connection closed in the middle of a request (read_body)";
             rc = -1;
             goto done;
         }
@@ -1288,9 +1292,36 @@ done:
     return rc;
 }
 
-static void peer_name(int fd, int tcp, char *out, size_t cap) {
-    (void)fd;
-    snprintf(out, cap, "%s", tcp ? "a TCP peer" : "a unix socket peer");
+/* Who is on the other end, as the Java side names it in the log: "/127.0.0.1:40000", "unix socket PATH". */
+static const char *peer_name(int fd, int tcp, char *out, size_t cap) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (!tcp) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || len <= offsetof(struct sockaddr_un, sun_path)) {
+            snprintf(out, cap, "unix socket");
+        } else {
+            snprintf(out, cap, "unix socket %.*s", (int)(len - offsetof(struct sockaddr_un, sun_path)), un->sun_path);
+        }
+    } else if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET6 &&
+               !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, cap, "/[%s]:%d", host, ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_INET6) { /* an IPv4 peer of a dual-stack listener: as Java shows it */
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof host);
+        snprintf(out, cap, "/%s:%d", host, ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(out, cap, "/%s:%d", host, ntohs(in->sin_port));
+    } else {
+        snprintf(out, cap, "a TCP peer");
+    }
+    out[cap - 1] = 0;
+    return out;
 }
 
 /* One accepted connection, from its first byte to its close. Entered and left without the GIL. */
@@ -1299,7 +1330,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     size_t len = 0;
     long consumed;
     char error[UWSGI_ERROR_SIZE];
-    char peer[64];
+    char peer[160];
     for (;;) {
         consumed = uwsgi_parse(lp->buf, len, lp->max_block, &lp->packet, error);
         if (consumed != 0) {
@@ -1328,8 +1359,8 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         len += (size_t)r;
     }
     if (consumed < 0) {
-        peer_name(fd, tcp, peer, sizeof peer);
-        log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection", peer, error);
+        log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection",
+                 peer_name(fd, tcp, peer, sizeof peer), error);
         close(fd);
         return;
     }
@@ -1359,7 +1390,8 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     double start = monotonic_seconds();
     long long cl = pk->content_length;
     if (lp->limit_body > 0 && cl > lp->limit_body) {
-        log_line(lp->tag, "INFO", "uwsgi request from %s: body of %lld bytes over --limit-body: 413", req.client, cl);
+        log_line(lp->tag, "INFO", "uwsgi request from %s: body of %lld bytes over --limit-body: 413",
+                 peer_name(fd, tcp, peer, sizeof peer), cl);
         char head[256];
         int n = snprintf(head, sizeof head, "HTTP/1.%d 413 Content Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
                          "Content-Length: %zu\r\n%s\r\n%s", req.http10 ? 0 : 1, strlen(ERROR_413_BODY),
@@ -1377,7 +1409,11 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     int spill_fd = -1;
     const char *why = NULL;
     if (cl > 0 && read_body(lp, fd, cl, lp->buf + consumed, have, deadline, &mem, &spill_fd, &why) < 0) {
-        log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection", req.client, why);
+        if (why == NULL) {
+            snprintf(error, sizeof error, "the request was not received within %d s", lp->header_timeout_ms / 1000);
+        }
+        log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection",
+                 peer_name(fd, tcp, peer, sizeof peer), why ? why : error);
         PyMem_RawFree(mem);
         if (spill_fd >= 0) {
             close(spill_fd);
@@ -1400,8 +1436,8 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         PyObject *text = exc == NULL ? NULL : PyObject_Str(exc);
         const char *reason = text == NULL ? NULL : PyUnicode_AsUTF8(text);
         PyErr_Clear();
-        log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection", req.client,
-                 reason ? reason : "cannot build the environ");
+        log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection",
+                 peer_name(fd, tcp, peer, sizeof peer), reason ? reason : "cannot build the environ");
         Py_XDECREF(text);
         Py_XDECREF(exc);
         Py_XDECREF(environ);
