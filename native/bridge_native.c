@@ -1617,9 +1617,13 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     lp->head_cap = 1024;
     lp->head = PyMem_RawMalloc(lp->head_cap);
     lp->date_second = -1;
-    if (lp->buf == NULL || lp->head == NULL || lp->module == NULL) {
+    if (lp->module == NULL) {
         Py_DECREF(lp);
-        return lp->module == NULL ? NULL : PyErr_NoMemory();
+        return NULL;
+    }
+    if (lp->buf == NULL || lp->head == NULL) {
+        Py_DECREF(lp);
+        return PyErr_NoMemory();
     }
     return (PyObject *)lp;
 }

@@ -138,6 +138,26 @@ public final class MasterTesting {
         if (kill.exitValue() != 0) {
             throw new IOException("kill -" + name + " " + pid + " failed: " + out);
         }
+        // kill(1) returns before the signal takes effect: a process told to STOP could still accept a
+        // connection the test then expects another process to take. Wait until all its threads are stopped.
+        if (name.equals("STOP") && !await(Duration.ofSeconds(5), () -> allThreadsStopped(pid))) {
+            throw new IOException("kill -STOP " + pid + ": its threads did not stop within 5 s");
+        }
+    }
+
+    private static boolean allThreadsStopped(long pid) {
+        try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            return tasks.allMatch(t -> {
+                try {
+                    String stat = Files.readString(t.resolve("stat"));
+                    return stat.substring(stat.lastIndexOf(')') + 2).startsWith("T");
+                } catch (IOException e) {
+                    return true; // the thread is gone
+                }
+            });
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Polls {@code condition} every 50 ms until it holds or the timeout passes; returns its last value. */
