@@ -38,6 +38,7 @@
 /* What newer CPythons have, for the older ones the bridge supports (3.9+). */
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *Py_NewRef(PyObject *o) { Py_INCREF(o); return o; }
+static inline PyObject *Py_XNewRef(PyObject *o) { Py_XINCREF(o); return o; }
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #define Py_TPFLAGS_DISALLOW_INSTANTIATION 0
 #endif
@@ -105,11 +106,13 @@ static const char *const KNOWN_KEYS[] = {
 typedef struct {
     PyTypeObject *loop_type;
     PyTypeObject *start_response_type;
+    PyTypeObject *handler_type;
     PyObject *known[N_KNOWN];
     PyObject *key_script_name, *key_path_info, *key_url_scheme, *key_input;
     PyObject *str_http, *str_https, *str_empty, *str_close, *str_fileno, *str_tell;
+    PyObject *str_send, *str_write, *str_nul, *error_500_packed;
     /* Set by configure(): the parts of the environ every request shares, and the shim's helpers. */
-    PyObject *static_environ, *file_wrapper, *log_error, *bytes_io, *open_fd;
+    PyObject *static_environ, *file_wrapper, *log_error, *bytes_io, *open_fd, *http_input;
 } bridge_state;
 
 static bridge_state *state_of_module(PyObject *module) {
@@ -187,7 +190,12 @@ typedef struct {
 enum framing { F_NONE, F_LENGTH, F_CLOSE };
 
 struct request {
-    LoopObject *loop;
+    LoopObject *loop;   /* the uwsgi path: the loop whose socket and buffers this request uses */
+    PyObject *exchange; /* the HTTP path: the Java side's ExchangeRouter (borrowed); NULL for uwsgi */
+    PyObject *held;     /* the HTTP path: a first chunk as long as the declared Content-Length, not yet sent */
+    PyObject *packed;   /* the HTTP path: the whole response, packed for Java (see pack_response) */
+    const char *tag;    /* this process in the log */
+    PyObject *app;      /* the WSGI callable (borrowed) */
     bridge_state *st;
     int fd;
     int tcp;
@@ -550,6 +558,185 @@ static PyObject *as_bytes(PyObject *item) {
     return NULL;
 }
 
+/* ---- the HTTP path's sink: the Java side's exchange (dev.bridge.wsgi.ExchangeRouter) ----
+ * Netty decodes HTTP and writes responses; this core hands them over the way the Python shim did: a whole
+ * response packed in one bytes object (returned to Java, one crossing), or, when the app streams,
+ * exchange.send(status, headers, count, data), exchange.write(data), exchange.sendfile(...). Java checks
+ * the head (AppResponseHead) and frames the body. */
+
+/* The headers as Java takes them, "name\0value\0name\0value", and their count. New reference. */
+static PyObject *header_block(struct request *req, Py_ssize_t *count) {
+    *count = PyList_GET_SIZE(req->headers);
+    PyObject *flat = PyList_New(2 * *count);
+    if (flat == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < *count; i++) {
+        PyObject *item = PyList_GET_ITEM(req->headers, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+            Py_DECREF(flat);
+            PyErr_Format(PyExc_TypeError, "each response header must be a (str, str) tuple, got %R", item);
+            return NULL;
+        }
+        PyList_SET_ITEM(flat, 2 * i, Py_NewRef(PyTuple_GET_ITEM(item, 0)));
+        PyList_SET_ITEM(flat, 2 * i + 1, Py_NewRef(PyTuple_GET_ITEM(item, 1)));
+    }
+    PyObject *block = PyUnicode_Join(req->st->str_nul, flat);
+    Py_DECREF(flat);
+    return block;
+}
+
+/* The app's Content-Length (the first such header), or -1 when absent or not a number. */
+static long long declared_length(PyObject *headers) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        PyObject *item = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+            return -1;
+        }
+        Py_ssize_t nl, vl;
+        const char *name = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(item, 0), &nl);
+        const char *value = name == NULL ? NULL : PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(item, 1), &vl);
+        if (value == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (!ascii_ieq(name, (size_t)nl, "content-length")) {
+            continue;
+        }
+        while (vl > 0 && (*value == ' ' || *value == '\t')) {
+            value++, vl--;
+        }
+        while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) {
+            vl--;
+        }
+        long long n = 0;
+        for (Py_ssize_t k = 0; k < vl; k++) {
+            if (value[k] < '0' || value[k] > '9' || k >= 18) {
+                return -1;
+            }
+            n = n * 10 + (value[k] - '0');
+        }
+        return vl > 0 ? n : -1;
+    }
+    return -1;
+}
+
+/* The whole response for Java: b"<count> <headlen>\0" + "status\0headers" (latin-1) + the body parts. */
+static int pack_response(struct request *req, PyObject *const *parts, Py_ssize_t nparts) {
+    if (req->status == NULL) {
+        PyErr_SetString(PyExc_AssertionError, "the app returned without calling start_response()");
+        return -1;
+    }
+    Py_ssize_t count;
+    PyObject *block = header_block(req, &count);
+    PyObject *head = block == NULL ? NULL : PyUnicode_FromFormat("%U%c%U", req->status, 0, block);
+    PyObject *latin = head == NULL ? NULL : PyUnicode_AsLatin1String(head);
+    Py_XDECREF(block);
+    Py_XDECREF(head);
+    if (latin == NULL) {
+        return -1;
+    }
+    char prefix[48];
+    int np = snprintf(prefix, sizeof prefix, "%zd %zd", count, PyBytes_GET_SIZE(latin)) + 1; /* with its NUL */
+    Py_ssize_t total = np + PyBytes_GET_SIZE(latin);
+    for (Py_ssize_t i = 0; i < nparts; i++) {
+        total += PyBytes_GET_SIZE(parts[i]);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total);
+    if (out == NULL) {
+        Py_DECREF(latin);
+        return -1;
+    }
+    char *p = PyBytes_AS_STRING(out);
+    memcpy(p, prefix, (size_t)np);
+    p += np;
+    memcpy(p, PyBytes_AS_STRING(latin), (size_t)PyBytes_GET_SIZE(latin));
+    p += PyBytes_GET_SIZE(latin);
+    for (Py_ssize_t i = 0; i < nparts; i++) {
+        memcpy(p, PyBytes_AS_STRING(parts[i]), (size_t)PyBytes_GET_SIZE(parts[i]));
+        p += PyBytes_GET_SIZE(parts[i]);
+    }
+    Py_DECREF(latin);
+    Py_XSETREF(req->packed, out);
+    req->headers_sent = 1;
+    return 0;
+}
+
+/* Streams: the head with the first chunk (exchange.send), or a further chunk (exchange.write). */
+static int exchange_send(struct request *req, PyObject *data) {
+    bridge_state *st = req->st;
+    PyObject *r;
+    if (req->headers_sent) {
+        r = PyObject_CallMethodObjArgs(req->exchange, st->str_write, data, NULL);
+    } else {
+        if (req->status == NULL) {
+            PyErr_SetString(PyExc_AssertionError, "the app sent body data before calling start_response()");
+            return -1;
+        }
+        Py_ssize_t count;
+        PyObject *block = header_block(req, &count);
+        PyObject *n = block == NULL ? NULL : PyLong_FromSsize_t(count);
+        r = n == NULL ? NULL : PyObject_CallMethodObjArgs(req->exchange, st->str_send, req->status, block, n, data, NULL);
+        Py_XDECREF(block);
+        Py_XDECREF(n);
+        req->headers_sent = r != NULL;
+    }
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* A non-empty chunk on the HTTP path. The first, when it is the whole declared Content-Length (Werkzeug's and
+ * Django's usual response), is held: if the iterable ends there, the response goes to Java in one piece. */
+static int exchange_chunk(struct request *req, PyObject *data) {
+    if (req->held != NULL) {
+        PyObject *first = req->held;
+        req->held = NULL;
+        int rc = exchange_send(req, first);
+        Py_DECREF(first);
+        if (rc < 0) {
+            return -1;
+        }
+    } else if (!req->headers_sent && req->status != NULL && declared_length(req->headers) == PyBytes_GET_SIZE(data)) {
+        req->held = Py_NewRef(data);
+        return 0;
+    }
+    return exchange_send(req, data);
+}
+
+/* wsgi.file_wrapper around a regular file on the HTTP path: Java sends it with sendfile(). 1 sent, 0 not a file. */
+static int exchange_sendfile(struct request *req, PyObject *wrapper) {
+    bridge_state *st = req->st;
+    PyObject *filelike = PyObject_GetAttrString(wrapper, "filelike");
+    PyObject *fdo = filelike == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_fileno);
+    PyObject *pos = fdo == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_tell);
+    Py_XDECREF(filelike);
+    long file_fd = fdo == NULL ? -1 : PyLong_AsLong(fdo);
+    long long offset = pos == NULL ? -1 : PyLong_AsLongLong(pos);
+    Py_XDECREF(fdo);
+    Py_XDECREF(pos);
+    struct stat sb;
+    if (PyErr_Occurred() || file_fd < 0 || offset < 0 || fstat((int)file_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t count;
+    PyObject *block = header_block(req, &count);
+    if (block == NULL) {
+        return -1;
+    }
+    PyObject *r = PyObject_CallMethod(req->exchange, "sendfile", "OOnlLL", req->status, block, count, file_fd, offset,
+                                      sb.st_size > offset ? (long long)sb.st_size - offset : 0LL);
+    Py_DECREF(block);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    req->headers_sent = 1;
+    return 1;
+}
+
 /* Commits the head for a streamed body and sends it with the first chunk (may be empty). */
 static int start_stream(struct request *req, const char *data, Py_ssize_t n) {
     if (req->status == NULL) {
@@ -590,7 +777,7 @@ static int stream_chunk(struct request *req, const char *data, Py_ssize_t n) {
             return 0;
         }
         n = (Py_ssize_t)(req->declared - req->sent);
-        log_line(req->loop->tag, "ERROR", "the app sent more than its Content-Length %lld for %s: the excess is dropped",
+        log_line(req->tag, "ERROR", "the app sent more than its Content-Length %lld for %s: the excess is dropped",
                  req->declared, req->summary);
     }
     struct iovec iov = {(void *)data, (size_t)n};
@@ -620,6 +807,10 @@ static int send_sequence(struct request *req, PyObject *seq) {
         }
         available += PyBytes_GET_SIZE(refs[i]);
     }
+    if (req->exchange != NULL) {
+        rc = pack_response(req, refs, count);
+        goto done;
+    }
     if (req->status == NULL) {
         PyErr_SetString(PyExc_AssertionError, "the app returned without calling start_response()");
         goto done;
@@ -631,7 +822,7 @@ static int send_sequence(struct request *req, PyObject *seq) {
     long long length = req->declared >= 0 ? req->declared : available;
     long long body = no_body ? 0 : (length < available ? length : available);
     if (!no_body && req->declared >= 0 && req->declared != available) {
-        log_line(req->loop->tag, "ERROR", "the app declared Content-Length %lld but sent %lld bytes for %s",
+        log_line(req->tag, "ERROR", "the app declared Content-Length %lld but sent %lld bytes for %s",
                  req->declared, available, req->summary);
     }
     enum framing f = no_body && req->declared < 0 && (available == 0 || body_forbidden(req->code)) ? F_NONE : F_LENGTH;
@@ -693,7 +884,7 @@ static int try_sendfile(struct request *req, PyObject *wrapper) {
     long long count = sb.st_size > offset ? sb.st_size - offset : 0;
     long long length = req->declared >= 0 && req->declared < count ? req->declared : count;
     if (req->declared > count) {
-        log_line(req->loop->tag, "ERROR", "the app declared Content-Length %lld for a file of %lld bytes for %s",
+        log_line(req->tag, "ERROR", "the app declared Content-Length %lld for a file of %lld bytes for %s",
                  req->declared, count, req->summary);
     }
     if (build_head(req, F_LENGTH, length) < 0) {
@@ -798,7 +989,9 @@ static PyObject *write_callable(PyObject *self, PyObject *data) {
         return NULL;
     }
     int rc = 0;
-    if (PyBytes_GET_SIZE(b) > 0) {
+    if (PyBytes_GET_SIZE(b) > 0 && req->exchange != NULL) {
+        rc = exchange_chunk(req, b);
+    } else if (PyBytes_GET_SIZE(b) > 0) {
         rc = req->headers_sent ? stream_chunk(req, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
                                : start_stream(req, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
     }
@@ -841,14 +1034,14 @@ static int var_is(const struct uwsgi_var *v, const char *name) {
 
 /* The vars a request's handling looks at; NULL when absent. */
 struct special_vars {
-    const struct uwsgi_var *method, *uri, *path_info, *script_name, *protocol, *uwsgi_scheme, *https,
+    const struct uwsgi_var *method, *uri, *path_info, *script_name, *protocol, *url_scheme, *uwsgi_scheme, *https,
         *request_scheme, *remote_addr, *remote_port, *query, *server_name, *server_port;
 };
 
-static void find_special(const struct uwsgi_packet *pk, struct special_vars *sv) {
+static void find_special(const struct uwsgi_var *vars, int nvars, struct special_vars *sv) {
     memset(sv, 0, sizeof *sv);
-    for (int i = 0; i < pk->nvars; i++) {
-        const struct uwsgi_var *v = &pk->vars[i];
+    for (int i = 0; i < nvars; i++) {
+        const struct uwsgi_var *v = &vars[i];
         const struct uwsgi_var **slot = NULL;
         switch (v->key[0]) {
         case 'R':
@@ -865,6 +1058,9 @@ static void find_special(const struct uwsgi_packet *pk, struct special_vars *sv)
             break;
         case 'U':
             slot = var_is(v, "UWSGI_SCHEME") ? &sv->uwsgi_scheme : NULL;
+            break;
+        case 'w':
+            slot = var_is(v, "wsgi.url_scheme") ? &sv->url_scheme : NULL; /* the HTTP path decided it */
             break;
         case 'H':
             slot = var_is(v, "HTTPS") ? &sv->https : NULL;
@@ -939,7 +1135,8 @@ static int set_default(PyObject *d, PyObject *key, PyObject *value) {
  * UWSGI_SCHEME, HTTPS or REQUEST_SCHEME, defaults for what PEP 3333 requires. NULL with ValueError
  * saying why the packet is refused.
  */
-static PyObject *build_environ(bridge_state *st, const struct uwsgi_packet *pk, const struct special_vars *sv) {
+static PyObject *build_environ(bridge_state *st, const struct uwsgi_var *vars, int nvars, int modifier1,
+                               const struct special_vars *sv) {
     if (sv->method == NULL) {
         PyErr_SetString(PyExc_ValueError, "no REQUEST_METHOD among the vars");
         return NULL;
@@ -948,8 +1145,8 @@ static PyObject *build_environ(bridge_state *st, const struct uwsgi_packet *pk, 
     if (env == NULL) {
         return NULL;
     }
-    for (int i = 0; i < pk->nvars; i++) {
-        const struct uwsgi_var *v = &pk->vars[i];
+    for (int i = 0; i < nvars; i++) {
+        const struct uwsgi_var *v = &vars[i];
         if (v == sv->path_info || v == sv->script_name || var_is(v, "HTTP_CONTENT_TYPE") ||
             var_is(v, "HTTP_CONTENT_LENGTH")) {
             continue;
@@ -991,7 +1188,7 @@ static PyObject *build_environ(bridge_state *st, const struct uwsgi_packet *pk, 
             goto fail;
         }
     }
-    if (pk->modifier1 == UWSGI_WSGI_STRIP_SCRIPT_NAME && script_len > 0) {
+    if (modifier1 == UWSGI_WSGI_STRIP_SCRIPT_NAME && script_len > 0) {
         /* uWSGI's mount point: /app mounts /app and /app/..., not /application */
         if (path == NULL) {
             const char *p = sv->path_info->value;
@@ -1029,7 +1226,9 @@ static PyObject *build_environ(bridge_state *st, const struct uwsgi_packet *pk, 
         goto fail;
     }
     PyObject *scheme;
-    if (sv->uwsgi_scheme != NULL) {
+    if (sv->url_scheme != NULL) {
+        scheme = PyUnicode_DecodeLatin1(sv->url_scheme->value, sv->url_scheme->value_len, NULL);
+    } else if (sv->uwsgi_scheme != NULL) {
         scheme = PyUnicode_DecodeLatin1(sv->uwsgi_scheme->value, sv->uwsgi_scheme->value_len, NULL);
     } else if (sv->https != NULL && ((sv->https->value_len == 2 && strncasecmp(sv->https->value, "on", 2) == 0) ||
                                      (sv->https->value_len == 1 && sv->https->value[0] == '1'))) {
@@ -1097,7 +1296,7 @@ static void log_app_error(struct request *req, const char *what) {
     PyObject *r = summary == NULL ? NULL : PyObject_CallFunctionObjArgs(req->st->log_error, summary, exc, NULL);
     if (r == NULL) {
         PyErr_Clear();
-        log_line(req->loop->tag, "ERROR", "%s %s (and the traceback could not be logged)", what, req->summary);
+        log_line(req->tag, "ERROR", "%s %s (and the traceback could not be logged)", what, req->summary);
     }
     Py_XDECREF(r);
     Py_XDECREF(summary);
@@ -1134,7 +1333,9 @@ static int iterate(struct request *req, PyObject *result) {
             rc = -1;
             break;
         }
-        if (PyBytes_GET_SIZE(b) > 0) {
+        if (PyBytes_GET_SIZE(b) > 0 && req->exchange != NULL) {
+            rc = exchange_chunk(req, b);
+        } else if (PyBytes_GET_SIZE(b) > 0) {
             rc = req->headers_sent ? stream_chunk(req, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
                                    : start_stream(req, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
         }
@@ -1144,6 +1345,9 @@ static int iterate(struct request *req, PyObject *result) {
     if (rc == 0 && PyErr_Occurred()) {
         rc = -1;
     }
+    if (rc == 0 && req->held != NULL) {
+        rc = pack_response(req, &req->held, 1); /* the whole body came in the first chunk */
+    }
     if (rc == 0 && !req->headers_sent) {
         /* no body at all: as a whole response of zero bytes */
         PyObject *empty = PyList_New(0);
@@ -1151,7 +1355,7 @@ static int iterate(struct request *req, PyObject *result) {
         Py_XDECREF(empty);
     }
     if (rc == 0 && req->framing == F_LENGTH && req->sent < req->declared) {
-        log_line(req->loop->tag, "ERROR", "aborting the response to %s: the app sent %lld of its declared "
+        log_line(req->tag, "ERROR", "aborting the response to %s: the app sent %lld of its declared "
                  "Content-Length %lld bytes", req->summary, req->sent, req->declared);
         req->broken = 1;
     }
@@ -1160,23 +1364,26 @@ static int iterate(struct request *req, PyObject *result) {
 
 /* Calls the app and answers. GIL held. */
 static void serve_request(struct request *req, PyObject *environ) {
-    LoopObject *lp = req->loop;
     bridge_state *st = req->st;
     StartResponseObject *sr = PyObject_New(StartResponseObject, st->start_response_type);
     if (sr == NULL) {
         log_app_error(req, "internal error serving");
-        send_error(req, 500, "Internal Server Error", ERROR_500_BODY);
+        if (req->exchange != NULL) {
+            Py_XSETREF(req->packed, Py_NewRef(st->error_500_packed));
+        } else {
+            send_error(req, 500, "Internal Server Error", ERROR_500_BODY);
+        }
         return;
     }
     sr->req = req;
-    PyObject *result = PyObject_CallFunctionObjArgs(lp->app, environ, (PyObject *)sr, NULL);
+    PyObject *result = PyObject_CallFunctionObjArgs(req->app, environ, (PyObject *)sr, NULL);
     int rc;
     if (result == NULL) {
         rc = -1;
     } else if ((PyList_CheckExact(result) || PyTuple_CheckExact(result)) && !req->headers_sent) {
         rc = send_sequence(req, result);
     } else if (Py_TYPE(result) == (PyTypeObject *)st->file_wrapper && !req->headers_sent && req->status != NULL &&
-               (rc = try_sendfile(req, result)) != 0) {
+               (rc = req->exchange != NULL ? exchange_sendfile(req, result) : try_sendfile(req, result)) != 0) {
         rc = rc < 0 ? -1 : 0;
     } else {
         rc = iterate(req, result);
@@ -1184,10 +1391,13 @@ static void serve_request(struct request *req, PyObject *environ) {
     if (rc == -1) {
         int bad_head = PyErr_ExceptionMatches(PyExc_ValueError) && result != NULL && req->status != NULL && !req->headers_sent;
         log_app_error(req, bad_head ? "bad response from the app for" : "error in app handling");
-        if (!req->headers_sent) {
-            send_error(req, 500, "Internal Server Error", ERROR_500_BODY);
-        } else {
+        if (req->headers_sent) {
             req->broken = 1; /* the head went out: cut, so the client cannot take it for whole */
+        } else if (req->exchange != NULL) {
+            Py_CLEAR(req->held);
+            Py_XSETREF(req->packed, Py_NewRef(st->error_500_packed));
+        } else {
+            send_error(req, 500, "Internal Server Error", ERROR_500_BODY);
         }
     }
     if (result != NULL) {
@@ -1372,8 +1582,8 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         return;
     }
     struct special_vars sv;
-    find_special(pk, &sv);
-    struct request req = {.loop = lp, .st = st, .fd = fd, .tcp = tcp, .declared = -1};
+    find_special(pk->vars, pk->nvars, &sv);
+    struct request req = {.loop = lp, .tag = lp->tag, .app = lp->app, .st = st, .fd = fd, .tcp = tcp, .declared = -1};
     req.http10 = sv.protocol && sv.protocol->value_len == 8 && memcmp(sv.protocol->value, "HTTP/1.0", 8) == 0;
     req.head_request = sv.method && sv.method->value_len == 4 && memcmp(sv.method->value, "HEAD", 4) == 0;
     {
@@ -1430,7 +1640,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     }
     PyObject *input = cl > 0 && body == NULL && spill_fd < 0 ? NULL : make_input(st, body, spill_fd);
     Py_XDECREF(body);
-    PyObject *environ = input == NULL ? NULL : build_environ(st, pk, &sv);
+    PyObject *environ = input == NULL ? NULL : build_environ(st, pk->vars, pk->nvars, pk->modifier1, &sv);
     if (environ == NULL || PyDict_SetItem(environ, st->key_input, input) < 0) {
         PyObject *exc = PyErr_GetRaisedException();
         PyObject *text = exc == NULL ? NULL : PyObject_Str(exc);
@@ -1686,15 +1896,172 @@ static PyType_Spec LOOP_SPEC = {
     .slots = LOOP_SLOTS,
 };
 
+/* ---- Handler: the HTTP path's entry, one per Python thread ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *module;
+    PyObject *app;
+    PyObject *exchange;
+    char tag[64];
+} HandlerObject;
+
+/* Splits the Java side's "KEY\0value\0KEY\0value\0" (dev.bridge.wsgi.Environ) into vars. PyMem-allocated. */
+static struct uwsgi_var *split_meta(const char *p, size_t n, int *nvars) {
+    size_t nuls = 0;
+    for (size_t i = 0; i < n; i++) {
+        nuls += p[i] == 0;
+    }
+    struct uwsgi_var *vars = PyMem_Malloc((nuls / 2 + 1) * sizeof *vars);
+    if (vars == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    const char *end = p + n;
+    int k = 0;
+    while (p < end) {
+        const char *key_end = memchr(p, 0, (size_t)(end - p));
+        if (key_end == NULL) {
+            break;
+        }
+        const char *value = key_end + 1;
+        const char *value_end = memchr(value, 0, (size_t)(end - value));
+        if (value_end == NULL) {
+            value_end = end;
+        }
+        vars[k++] = (struct uwsgi_var){p, value, (uint32_t)(key_end - p), (uint32_t)(value_end - value)};
+        p = value_end + 1;
+    }
+    *nvars = k;
+    return vars;
+}
+
+/*
+ * handler(meta, body, app=None): serves one HTTP request whose CGI variables Java built (meta) and whose body
+ * Java received (None, a temp file's path, or a direct buffer). Returns the packed response (bytes), None
+ * when it was streamed through the exchange, False when the app failed after the head went out.
+ */
+static PyObject *handler_call(PyObject *self, PyObject *args, PyObject *kwargs) {
+    HandlerObject *h = (HandlerObject *)self;
+    bridge_state *st = state_of_module(h->module);
+    static char *names[] = {"meta", "body", "app", NULL};
+    PyObject *meta, *body, *app = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UO|O:handle", names, &meta, &body, &app)) {
+        return NULL;
+    }
+    if (PyUnicode_KIND(meta) != PyUnicode_1BYTE_KIND) {
+        PyErr_SetString(PyExc_ValueError, "the environ's strings must be latin-1");
+        return NULL;
+    }
+    int nvars;
+    struct uwsgi_var *vars = split_meta((const char *)PyUnicode_1BYTE_DATA(meta), (size_t)PyUnicode_GET_LENGTH(meta), &nvars);
+    if (vars == NULL) {
+        return NULL;
+    }
+    struct special_vars sv;
+    find_special(vars, nvars, &sv);
+    struct request req = {.exchange = h->exchange, .tag = h->tag, .app = app != Py_None ? app : h->app, .st = st,
+                          .fd = -1, .declared = -1};
+    char method[32], target[160], protocol[16];
+    copy_var(method, sizeof method, sv.method, "-");
+    copy_var(target, sizeof target, sv.uri ? sv.uri : sv.path_info, "");
+    copy_var(protocol, sizeof protocol, sv.protocol, "HTTP/1.1");
+    snprintf(req.summary, sizeof req.summary, "%s %s %s", method, target, protocol);
+    PyObject *environ = build_environ(st, vars, nvars, UWSGI_WSGI, &sv);
+    PyMem_Free(vars);
+    PyObject *input = environ == NULL ? NULL : PyObject_CallOneArg(st->http_input, body);
+    if (input == NULL || PyDict_SetItem(environ, st->key_input, input) < 0) {
+        Py_XDECREF(input);
+        Py_XDECREF(environ);
+        return NULL; /* Java answers 500 and logs it */
+    }
+    Py_DECREF(input);
+    serve_request(&req, environ);
+    Py_DECREF(environ);
+    Py_CLEAR(req.status);
+    Py_CLEAR(req.headers);
+    Py_CLEAR(req.held);
+    if (req.packed != NULL) {
+        return req.packed;
+    }
+    return Py_NewRef(req.broken ? Py_False : Py_None);
+}
+
+static PyObject *handler_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"app", "exchange", "tag", NULL};
+    PyObject *app, *exchange;
+    const char *tag;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOs:Handler", names, &app, &exchange, &tag)) {
+        return NULL;
+    }
+    HandlerObject *h = (HandlerObject *)type->tp_alloc(type, 0);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->module = Py_XNewRef(PyType_GetModule(type));
+    h->app = Py_NewRef(app);
+    h->exchange = Py_NewRef(exchange);
+    snprintf(h->tag, sizeof h->tag, "%s", tag);
+    if (h->module == NULL) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return (PyObject *)h;
+}
+
+static int handler_traverse(PyObject *self, visitproc visit, void *arg) {
+    HandlerObject *h = (HandlerObject *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(h->module);
+    Py_VISIT(h->app);
+    Py_VISIT(h->exchange);
+    return 0;
+}
+
+static int handler_clear(PyObject *self) {
+    HandlerObject *h = (HandlerObject *)self;
+    Py_CLEAR(h->module);
+    Py_CLEAR(h->app);
+    Py_CLEAR(h->exchange);
+    return 0;
+}
+
+static void handler_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    handler_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyType_Slot HANDLER_SLOTS[] = {
+    {Py_tp_new, handler_new},
+    {Py_tp_call, handler_call},
+    {Py_tp_dealloc, handler_dealloc},
+    {Py_tp_traverse, handler_traverse},
+    {Py_tp_clear, handler_clear},
+    {Py_tp_doc, "Handler(app, exchange, tag): one Python thread's entry for HTTP requests; "
+                "handler(meta, body, app=None) serves one (see handler_call)."},
+    {0, NULL},
+};
+
+static PyType_Spec HANDLER_SPEC = {
+    .name = "_bridge_native.Handler",
+    .basicsize = sizeof(HandlerObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = HANDLER_SLOTS,
+};
+
 /* ---- module functions ---- */
 
 static PyObject *configure(PyObject *module, PyObject *args) {
     bridge_state *st = state_of_module(module);
-    PyObject *static_environ, *file_wrapper, *log_error, *bytes_io, *open_fd;
-    if (!PyArg_ParseTuple(args, "O!OOOO:configure", &PyDict_Type, &static_environ, &file_wrapper, &log_error,
-                          &bytes_io, &open_fd)) {
+    PyObject *static_environ, *file_wrapper, *log_error, *bytes_io, *open_fd, *http_input;
+    if (!PyArg_ParseTuple(args, "O!OOOOO:configure", &PyDict_Type, &static_environ, &file_wrapper, &log_error,
+                          &bytes_io, &open_fd, &http_input)) {
         return NULL;
     }
+    Py_XSETREF(st->http_input, Py_NewRef(http_input));
     Py_XSETREF(st->static_environ, Py_NewRef(static_environ));
     Py_XSETREF(st->file_wrapper, Py_NewRef(file_wrapper));
     Py_XSETREF(st->log_error, Py_NewRef(log_error));
@@ -1763,8 +2130,8 @@ static PyObject *environ_of(PyObject *module, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, consumed < 0 ? error : "incomplete packet");
         } else {
             struct special_vars sv;
-            find_special(pk, &sv);
-            env = build_environ(st, pk, &sv);
+            find_special(pk->vars, pk->nvars, &sv);
+            env = build_environ(st, pk->vars, pk->nvars, pk->modifier1, &sv);
         }
     }
     PyMem_Free(pk);
@@ -1774,7 +2141,8 @@ static PyObject *environ_of(PyObject *module, PyObject *args) {
 
 static PyMethodDef MODULE_METHODS[] = {
     {"configure", configure, METH_VARARGS,
-     "configure(static_environ, file_wrapper, log_error, bytes_io, open_fd): the shim's parts, once per interpreter."},
+     "configure(static_environ, file_wrapper, log_error, bytes_io, open_fd, http_input): the shim's parts, once per "
+     "interpreter."},
     {"parse_uwsgi", parse_uwsgi, METH_VARARGS, "parse_uwsgi(data, max_block=65535): the packet parser, for tests."},
     {"environ_of", environ_of, METH_VARARGS, "environ_of(packet): the environ built for a packet, for tests."},
     {NULL, NULL, 0, NULL},
@@ -1784,8 +2152,10 @@ static int module_exec(PyObject *module) {
     bridge_state *st = state_of_module(module);
     st->loop_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &LOOP_SPEC, NULL);
     st->start_response_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &START_RESPONSE_SPEC, NULL);
-    if (st->loop_type == NULL || st->start_response_type == NULL ||
-        PyModule_AddObject(module, "Loop", Py_NewRef((PyObject *)st->loop_type)) < 0) {
+    st->handler_type = (PyTypeObject *)PyType_FromModuleAndSpec(module, &HANDLER_SPEC, NULL);
+    if (st->loop_type == NULL || st->start_response_type == NULL || st->handler_type == NULL ||
+        PyModule_AddObject(module, "Loop", Py_NewRef((PyObject *)st->loop_type)) < 0 ||
+        PyModule_AddObject(module, "Handler", Py_NewRef((PyObject *)st->handler_type)) < 0) {
         return -1;
     }
     for (size_t i = 0; i < N_KNOWN; i++) {
@@ -1803,9 +2173,17 @@ static int module_exec(PyObject *module) {
     st->str_close = PyUnicode_InternFromString("close");
     st->str_fileno = PyUnicode_InternFromString("fileno");
     st->str_tell = PyUnicode_InternFromString("tell");
+    st->str_send = PyUnicode_InternFromString("send");
+    st->str_write = PyUnicode_InternFromString("write");
+    st->str_nul = PyUnicode_FromStringAndSize("", 1);
+    /* what the shim's _ERROR_500 was: a 500 packed for Java */
+    static const char error_500[] = "1 64\0" "500 Internal Server Error\0" "Content-Type\0" "text/plain; charset=utf-8"
+                                    "Internal Server Error\n";
+    st->error_500_packed = PyBytes_FromStringAndSize(error_500, sizeof error_500 - 1);
     if (st->key_script_name == NULL || st->key_path_info == NULL || st->key_url_scheme == NULL ||
         st->key_input == NULL || st->str_http == NULL || st->str_https == NULL || st->str_empty == NULL ||
-        st->str_close == NULL || st->str_fileno == NULL || st->str_tell == NULL) {
+        st->str_close == NULL || st->str_fileno == NULL || st->str_tell == NULL || st->str_send == NULL ||
+        st->str_write == NULL || st->str_nul == NULL || st->error_500_packed == NULL) {
         return -1;
     }
     return PyModule_AddIntConstant(module, "STATUS_SIZE", STATUS_SIZE) < 0 ||
@@ -1816,9 +2194,10 @@ static int module_exec(PyObject *module) {
 }
 
 #define STATE_OBJECTS(X)                                                                                            \
-    X(loop_type) X(start_response_type) X(key_script_name) X(key_path_info) X(key_url_scheme) X(key_input)         \
-    X(str_http) X(str_https) X(str_empty) X(str_close) X(str_fileno) X(str_tell) X(static_environ)                  \
-    X(file_wrapper) X(log_error) X(bytes_io) X(open_fd)
+    X(loop_type) X(start_response_type) X(handler_type) X(key_script_name) X(key_path_info) X(key_url_scheme)      \
+    X(key_input) X(str_http) X(str_https) X(str_empty) X(str_close) X(str_fileno) X(str_tell) X(str_send)           \
+    X(str_write) X(str_nul) X(error_500_packed) X(static_environ) X(file_wrapper) X(log_error) X(bytes_io)         \
+    X(open_fd) X(http_input)
 
 static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     bridge_state *st = state_of_module(module);

@@ -143,6 +143,187 @@ class EnvironTest(unittest.TestCase):
         self.assertEqual((1, 0), env["wsgi.version"])
 
 
+def http_input(body):
+    """The shim's _input: the HTTP path's body (None, a temp file's path, or a buffer) as wsgi.input."""
+    if body is None:
+        return io.BytesIO()
+    if type(body) is str:
+        return open(body, "rb")
+    return io.BytesIO(memoryview(body))
+
+
+class Exchange:
+    """What the Java side's ExchangeRouter does for the HTTP path, recorded."""
+
+    def __init__(self, fail_after=None):
+        self.calls = []
+        self.fail_after = fail_after
+
+    def _record(self, call):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise OSError("the client connection is gone")
+        self.calls.append(call)
+
+    def send(self, status, headers, count, data):
+        self._record(("send", status, headers, count, bytes(data)))
+
+    def write(self, data):
+        self._record(("write", bytes(data)))
+
+    def sendfile(self, status, headers, count, fd, offset, length):
+        self._record(("sendfile", status, headers, count, offset, length))
+
+
+def meta(method="GET", path="/", extra=()):
+    pairs = [("REQUEST_METHOD", method), ("SCRIPT_NAME", ""), ("PATH_INFO", path), ("QUERY_STRING", ""),
+             ("REQUEST_URI", path), ("SERVER_PROTOCOL", "HTTP/1.1"), ("SERVER_NAME", "localhost"),
+             ("SERVER_PORT", "80"), ("REMOTE_ADDR", "127.0.0.1"), ("REMOTE_PORT", "1"),
+             ("wsgi.url_scheme", "https")] + list(extra)
+    return "".join(k + "\0" + v + "\0" for k, v in pairs)
+
+
+def unpack(packed):
+    """The packed response (pack_response) as (status, [(name, value)], body)."""
+    prefix, _, rest = packed.partition(b"\0")
+    count, headlen = (int(x) for x in prefix.split())
+    head, body = rest[:headlen].decode("latin-1"), rest[headlen:]
+    parts = head.split("\0")
+    return parts[0], list(zip(parts[1::2], parts[2::2])), body
+
+
+class HandlerTest(unittest.TestCase):
+    """The HTTP path's entry: the same environ builder and start_response, answers handed to Java."""
+
+    def setUp(self):
+        del errors[:]
+
+    def call(self, app, body=None, exchange=None, **kw):
+        exchange = exchange or Exchange()
+        return native.Handler(app, exchange, "test[0]")(meta(**kw), body), exchange
+
+    def test_environ_from_java_and_a_packed_answer(self):
+        seen = {}
+
+        def app(environ, start_response):
+            seen.update(environ)
+            start_response("201 Created", [("X-A", "1"), ("Content-Type", "text/plain")])
+            return [b"ab", b"c", environ["wsgi.input"].read()]
+        packed, ex = self.call(app, body=bytearray(b"xyz"), method="POST",
+                               extra=[("CONTENT_LENGTH", "3"), ("HTTP_X_Y", "\u00e9")])
+        self.assertEqual(("201 Created", [("X-A", "1"), ("Content-Type", "text/plain")], b"abcxyz"), unpack(packed))
+        self.assertEqual([], ex.calls)
+        self.assertEqual("https", seen["wsgi.url_scheme"], "the scheme Java decided")
+        self.assertEqual("\u00e9", seen["HTTP_X_Y"])
+        self.assertEqual((1, 0), seen["wsgi.version"])
+
+    def test_a_first_chunk_of_the_whole_declared_length_is_answered_in_one_piece(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", "5")])
+            return iter([b"hello"])
+        packed, ex = self.call(app)
+        self.assertEqual(b"hello", unpack(packed)[2])
+        self.assertEqual([], ex.calls)
+
+    def test_a_stream_goes_through_the_exchange(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Length", "5"), ("X-B", "2")])
+            return iter([b"hello", b"", b"more"])
+        result, ex = self.call(app)
+        self.assertIsNone(result)
+        self.assertEqual([("send", "200 OK", "Content-Length\x005\x00X-B\x002", 2, b"hello"), ("write", b"more")],
+                         ex.calls)
+
+    def test_write_sends_at_once(self):
+        def app(environ, start_response):
+            write = start_response("200 OK", [])
+            write(b"a")
+            write(b"")
+            return [b"b"]
+        result, ex = self.call(app)
+        self.assertIsNone(result)
+        self.assertEqual([("send", "200 OK", "", 0, b"a"), ("write", b"b")], ex.calls)
+
+    def test_an_error_before_the_head_is_a_500(self):
+        def app(environ, start_response):
+            raise KeyError("nope")
+        packed, _ = self.call(app, path="/x")
+        self.assertEqual(("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")],
+                          b"Internal Server Error\n"), unpack(packed))
+        self.assertEqual(["error in app handling GET /x HTTP/1.1: KeyError: 'nope'"], errors)
+
+    def test_an_error_after_the_head_aborts(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            yield b"a"
+            raise ValueError("late")
+        result, ex = self.call(app)
+        self.assertIs(False, result)
+        self.assertEqual("send", ex.calls[0][0])
+
+    def test_a_gone_client_ends_the_stream_and_close_is_called(self):
+        closed = []
+
+        class Body:
+            def __iter__(self):
+                return iter([b"a", b"b", b"c"])
+
+            def close(self):
+                closed.append(1)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Body()
+        result, ex = self.call(app, exchange=Exchange(fail_after=1))
+        self.assertIs(False, result)
+        self.assertEqual([1], closed)
+
+    def test_bad_header_items_and_no_start_response(self):
+        def bad_item(environ, start_response):
+            start_response("200 OK", [("A", 1)])
+            return [b"x"]
+
+        def silent(environ, start_response):
+            return [b"x"]
+        self.assertEqual("500 Internal Server Error", unpack(self.call(bad_item)[0])[0])
+        self.assertEqual("500 Internal Server Error", unpack(self.call(silent)[0])[0])
+        self.assertTrue(any("(str, str) tuple" in e for e in errors), errors)
+        self.assertTrue(any("without calling start_response" in e for e in errors), errors)
+
+    def test_a_non_latin1_head_is_a_500(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("X", "\u20ac")])
+            return [b"x"]
+        self.assertEqual("500 Internal Server Error", unpack(self.call(app)[0])[0])
+
+    def test_file_wrapper_goes_to_javas_sendfile(self):
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(b"x" * 1000)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            fh = open(f.name, "rb")
+            fh.seek(100)
+            return environ["wsgi.file_wrapper"](fh)
+        try:
+            result, ex = self.call(app)
+        finally:
+            os.unlink(f.name)
+        self.assertIsNone(result)
+        self.assertEqual([("sendfile", "200 OK", "", 0, 100, 900)], ex.calls)
+
+    def test_the_warm_up_app_replaces_the_app_for_one_call(self):
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"app"]
+
+        def warm(environ, start_response):
+            start_response("200 OK", [])
+            return [b"warm"]
+        handler = native.Handler(app, Exchange(), "test[0]")
+        self.assertEqual(b"warm", unpack(handler(meta(), None, warm))[2])
+        self.assertEqual(b"app", unpack(handler(meta(), None))[2])
+
+
 class Server:
     """A Loop on one thread serving a unix socket, driven like the Java side does."""
 
@@ -485,5 +666,5 @@ class LoopTest(unittest.TestCase):
 
 if __name__ == "__main__":
     native = load(sys.argv.pop(1))
-    native.configure(STATIC, FileWrapper, log_error, io.BytesIO, lambda fd: open(fd, "rb"))
+    native.configure(STATIC, FileWrapper, log_error, io.BytesIO, lambda fd: open(fd, "rb"), http_input)
     unittest.main()

@@ -14,7 +14,7 @@ CODE = textwrap.dedent('''
     spec = importlib.util.spec_from_file_location("_bridge_native", PATH)
     m = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(m)
-    m.configure({"wsgi.version": (1, 0)}, object, print, io.BytesIO, open)
+    m.configure({"wsgi.version": (1, 0)}, object, print, io.BytesIO, open, io.BytesIO)
     block = struct.pack("<H", 14) + b"REQUEST_METHOD" + struct.pack("<H", 3) + b"GET"
     env = m.environ_of(bytes([0]) + struct.pack("<H", len(block)) + bytes([0]) + block)
     assert env["REQUEST_METHOD"] == "GET" and env["wsgi.version"] == (1, 0), env

@@ -56,7 +56,7 @@ long uwsgi_parse(const unsigned char *buf, size_t len, size_t max_block, struct 
             return -1;
         }
         struct uwsgi_var *v = &out->vars[out->nvars];
-        v->key_len = (uint16_t)u16le(p);
+        v->key_len = u16le(p);
         v->key = (const char *)p + 2;
         p += 2 + v->key_len;
         if (v->key_len == 0) {
@@ -75,7 +75,7 @@ long uwsgi_parse(const unsigned char *buf, size_t len, size_t max_block, struct 
                      v->key_len > 64 ? 64 : (int)v->key_len, v->key);
             return -1;
         }
-        v->value_len = (uint16_t)u16le(p);
+        v->value_len = u16le(p);
         v->value = (const char *)p + 2;
         p += 2 + v->value_len;
         if (memchr(v->value, 0, v->value_len) != NULL) {

@@ -18,11 +18,12 @@
 /* modifier1 values understood. */
 enum { UWSGI_WSGI = 0, UWSGI_WSGI_STRIP_SCRIPT_NAME = 30, UWSGI_PING = 100 };
 
+/* A var: slices of the input. 32-bit lengths, so the HTTP path's headers (up to --max-header-size) fit too. */
 struct uwsgi_var {
     const char *key;
     const char *value;
-    uint16_t key_len;
-    uint16_t value_len;
+    uint32_t key_len;
+    uint32_t value_len;
 };
 
 struct uwsgi_packet {

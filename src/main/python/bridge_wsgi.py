@@ -162,8 +162,11 @@ _ERROR_500 = _pack("500 Internal Server Error", "Content-Type\0text/plain; chars
 
 
 def bind(exchange):
-    """Called once on each Python thread with that thread's Java ExchangeRouter."""
+    """Called once on each Python thread with that thread's Java ExchangeRouter. With the native module
+    loaded, the thread's requests go to its C Handler (the same environ and start_response as the uwsgi
+    loop's); handle() below is the fallback when the module could not be built."""
     _local.exchange = exchange
+    _local.handler = _native.Handler(_app, exchange, _log_tag) if _native is not None else None
 
 
 def lower_priority(levels):
@@ -202,6 +205,8 @@ def _warm_app(environ, start_response):
 
 def warm(meta, body):
     """handle() with the shim's own app in place of the app's: the worker's warm-up before it is ready."""
+    if _local.handler is not None:
+        return _local.handler(meta, body, _warm_app)
     return handle(meta, body, _warm_app)
 
 
@@ -298,11 +303,9 @@ def _log_error(summary, exc):
 _native = None
 
 
-def native_loop(path, listeners, wake_fd, control_fd, status, buffer_size, limit_body, spill_threshold,
-                header_timeout, access_log, spill_dir):
-    """Called once on each Python thread of a worker that serves its uwsgi listeners in C: loads
-    _bridge_native (built for this Python by the launcher) once, and makes this thread's Loop. Returns None,
-    or one line saying why the module cannot be used."""
+def load_native(path):
+    """Loads _bridge_native (native/, built for this Python by the launcher) once per interpreter. Returns
+    None, or one line saying why it cannot be used."""
     global _native
     try:
         if _native is None:
@@ -310,8 +313,18 @@ def native_loop(path, listeners, wake_fd, control_fd, status, buffer_size, limit
             spec = importlib.util.spec_from_file_location("_bridge_native", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            module.configure(_static_environ, FileWrapper, _log_error, io.BytesIO, _open_spilled)
+            module.configure(_static_environ, FileWrapper, _log_error, io.BytesIO, _open_spilled, _input)
             _native = module
+    except Exception as e:
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+def native_loop(listeners, wake_fd, control_fd, status, buffer_size, limit_body, spill_threshold,
+                header_timeout, access_log, spill_dir):
+    """Called once on each Python thread of a worker that serves its uwsgi listeners in C: makes this
+    thread's Loop. Returns None, or one line saying why it cannot."""
+    try:
         fds = [int(fd) for fd in listeners.split(",") if fd]
         _local.loop = _native.Loop(_app, fds, wake_fd, control_fd, status, buffer_size, limit_body,
                                    spill_threshold, header_timeout, access_log, _log_tag, spill_dir)

@@ -64,8 +64,14 @@ public final class Main {
             }
             var config = ((CommandLine.Run) result).config();
             PythonRuntime python = PythonProbe.probe(config, System.getenv());
-            if (config.servesUwsgiNatively()) {
+            try {
                 python = python.withNativeModule(NativeModule.ensure(python).toString());
+            } catch (ConfigException e) {
+                if (config.servesUwsgiNatively()) {
+                    throw e; // the uwsgi loop has no other implementation
+                }
+                System.err.println("bridge: warning: " + e.getMessage().replace("; or use --uwsgi-loop netty", "")
+                        + "; HTTP requests go through the Python shim meanwhile");
             }
             return Master.run(config, python, argv);
         } catch (ConfigException e) {

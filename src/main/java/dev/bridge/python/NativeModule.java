@@ -39,7 +39,7 @@ public final class NativeModule {
     public static Path ensure(PythonRuntime python) throws ConfigException {
         Path cache = CacheDir.writable();
         if (cache == null) {
-            throw new ConfigException("cannot build the native uwsgi loop: no writable cache directory "
+            throw new ConfigException("cannot build the native request core: no writable cache directory "
                     + "($XDG_CACHE_HOME/bridge or ~/.cache/bridge); make one, or use --uwsgi-loop netty");
         }
         String compiler = System.getenv().getOrDefault("CC", "cc");
@@ -73,7 +73,7 @@ public final class NativeModule {
                 Files.deleteIfExists(dir);
             }
         } catch (IOException e) {
-            throw new ConfigException("cannot build the native uwsgi loop in " + target.getParent() + ": " + e.getMessage()
+            throw new ConfigException("cannot build the native request core in " + target.getParent() + ": " + e.getMessage()
                     + "; or use --uwsgi-loop netty");
         }
         return target;
@@ -90,7 +90,7 @@ public final class NativeModule {
         try {
             p = new ProcessBuilder(command(compiler, python, dir, out)).redirectErrorStream(true).start();
         } catch (IOException e) {
-            throw new ConfigException("cannot build the native uwsgi loop: no C compiler (" + compiler + ": "
+            throw new ConfigException("cannot build the native request core: no C compiler (" + compiler + ": "
                     + e.getMessage() + "); install one (Debian: apt-get install gcc), or use --uwsgi-loop netty");
         }
         p.getOutputStream().close();
@@ -98,18 +98,18 @@ public final class NativeModule {
         try {
             if (!p.waitFor(BUILD_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new ConfigException("building the native uwsgi loop took over " + BUILD_TIMEOUT_SECONDS + " s");
+                throw new ConfigException("building the native request core took over " + BUILD_TIMEOUT_SECONDS + " s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ConfigException("interrupted while building the native uwsgi loop");
+            throw new ConfigException("interrupted while building the native request core");
         }
         if (p.exitValue() != 0 || !Files.isRegularFile(out)) {
             String first = output.lines().filter(l -> l.contains("error")).findFirst().orElse(output);
             if (first.length() > MAX_ERROR_CHARS) {
                 first = first.substring(0, MAX_ERROR_CHARS) + "...";
             }
-            throw new ConfigException("cannot build the native uwsgi loop for Python " + python.version() + " ("
+            throw new ConfigException("cannot build the native request core for Python " + python.version() + " ("
                     + String.join(" ", command(compiler, python, dir, out)) + "): " + first.replace('\n', ' ')
                     + "; or use --uwsgi-loop netty");
         }

@@ -210,9 +210,23 @@ public final class PythonThreads {
                     return;
                 }
             }
-            interp.exec("from bridge_wsgi import handle, warm, bind, lower_priority, native_loop, native_run");
+            interp.exec("from bridge_wsgi import handle, warm, bind, lower_priority, load_native, native_loop, native_run");
+            boolean nativeCore = !runtime.nativeModule().isEmpty();
+            if (nativeCore) {
+                Object error = interp.invoke("load_native", runtime.nativeModule());
+                if (error != null) {
+                    booted.complete(NATIVE_ERROR + "cannot load the native request core " + runtime.nativeModule() + " ("
+                            + error + "): remove it to have it rebuilt at the next start"
+                            + (loops != null ? ", or use --uwsgi-loop netty" : ""));
+                    return;
+                }
+            }
             ExchangeRouter router = new ExchangeRouter();
             interp.invoke("bind", router);
+            if (nativeCore) {
+                // WsgiExchange calls "handle": from now on this thread's C Handler, not the shim's handle().
+                interp.exec("import bridge_wsgi as _bridge\nhandle = _bridge._local.handler\ndel _bridge");
+            }
             if (loops != null) {
                 String error = startLoop(interp);
                 if (error != null) {
@@ -264,12 +278,11 @@ public final class PythonThreads {
     /** Makes the calling Python thread's C request loop; returns null, or why the native module cannot be used. */
     private String startLoop(SharedInterpreter interp) throws java.io.IOException {
         NativeLoops.Slot slot = loops.slot();
-        Object error = interp.invoke("native_loop", runtime.nativeModule(), loops.listeners(), loops.wakeFd(),
+        Object error = interp.invoke("native_loop", loops.listeners(), loops.wakeFd(),
                 slot.control()[0].intValue(), slot.status(), Math.min(config.bufferSize(), MAX_UWSGI_BLOCK),
                 config.limitBody(), config.spillThreshold(), config.headerTimeout(), config.accessLog(),
                 System.getProperty("java.io.tmpdir"));
-        return error == null ? null : "cannot load the native uwsgi loop " + runtime.nativeModule() + " (" + error
-                + "): remove it to have it rebuilt at the next start, or use --uwsgi-loop netty";
+        return error == null ? null : "cannot start the native uwsgi loop (" + error + "); use --uwsgi-loop netty";
     }
 
     /** Largest uwsgi vars block there can be, in bytes: its size is a 16-bit field. */

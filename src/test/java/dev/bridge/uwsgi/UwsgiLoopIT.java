@@ -197,7 +197,7 @@ class UwsgiLoopIT {
                 }, 30);
         assertEquals(2, r.exitCode(), r.output());
         assertEquals(1, r.lines().size(), "one line: " + r.output());
-        assertTrue(r.output().startsWith("bridge: error: cannot build the native uwsgi loop: no C compiler (/nonexistent/cc"),
+        assertTrue(r.output().startsWith("bridge: error: cannot build the native request core: no C compiler (/nonexistent/cc"),
                 r.output());
         assertTrue(r.output().contains("--uwsgi-loop netty"), r.output());
     }
@@ -216,7 +216,7 @@ class UwsgiLoopIT {
         Files.writeString(modules.get(0), "not a shared object");
         Launch.Result r = Launch.run(args, null, env -> env.put("XDG_CACHE_HOME", cache.toString()), 30);
         assertEquals(2, r.exitCode(), r.output());
-        assertTrue(r.output().contains("cannot load the native uwsgi loop " + modules.get(0)), r.output());
+        assertTrue(r.output().contains("cannot load the native request core " + modules.get(0)), r.output());
         assertTrue(r.output().contains("remove it to have it rebuilt at the next start, or use --uwsgi-loop netty"),
                 r.output());
         assertFalse(JAVA_FRAME.matcher(r.output()).find(), "no Java stack trace:\n" + r.output());
