@@ -1,10 +1,13 @@
 /*
- * _bridge_native: the seed's C request flow (shared/seed), for uwsgi listeners served on a worker's Python
- * thread itself. A Loop waits, without the GIL, on the inherited listening sockets and two pipes of the
- * worker's Java side (work queued for the Python threads, a control pipe of this thread's own); it accepts a connection, reads the packet
+ * _bridge_native: the seed's C request flow (shared/seed), for both protocols.
+ *
+ * The uwsgi listeners are served on a worker's Python threads themselves: a Loop waits (epoll), without
+ * the GIL, on the inherited listening sockets and two pipes of the worker's Java side (work queued for
+ * the Python threads, a control pipe of this thread's own); it accepts a connection, reads the packet
  * (uwsgi_packet.c), builds the environ with PyDict_SetItem, calls the app with a start_response written
- * in C, writes the response in as few writes as it takes, and closes. No Netty channel per connection
- * and no hand-off between threads.
+ * in C, writes the response in as few writes as it takes, and closes. No Netty channel per connection and
+ * no hand-off between threads. HTTP requests, which Netty decodes, come in through a Handler: the same
+ * environ builder, start_response and iteration, the answer handed back to Java.
  *
  * Threads: a Loop belongs to the Python thread that created it (one per --threads thread); run() is
  * entered with the GIL held (from Jep) and releases it around every system call.
@@ -25,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -171,6 +175,8 @@ typedef struct {
     int listeners[MAX_LISTENERS];
     int nlisteners;
     int wake_fd, control_fd;
+    int epfd;       /* this loop's epoll set: the two pipes, and the listeners while registered */
+    int registered; /* whether the listeners are in the set */
     size_t max_block;
     long long limit_body, spill_threshold;
     int header_timeout_ms;
@@ -1684,6 +1690,24 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
 
 /* ---- Loop: the per-thread request loop ---- */
 
+/*
+ * Registers the listeners in the loop's epoll set, or takes them out. EPOLLEXCLUSIVE: a connection wakes one
+ * of the loops waiting on a listener (in this worker or another), not all of them (the thundering herd).
+ * Out whenever run() returns to Java for a control change: the Java side may close the listeners once every
+ * loop has seen that change, and a closed descriptor whose socket other processes still hold would stay in
+ * the set.
+ */
+static void register_listeners(LoopObject *lp, int on) {
+    if (on == lp->registered) {
+        return;
+    }
+    for (int i = 0; i < lp->nlisteners; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i + 2};
+        epoll_ctl(lp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lp->listeners[i], &ev);
+    }
+    lp->registered = on;
+}
+
 static PyObject *loop_run(PyObject *self, PyObject *arg) {
     LoopObject *lp = (LoopObject *)self;
     int accepting = PyObject_IsTrue(arg);
@@ -1695,7 +1719,6 @@ static PyObject *loop_run(PyObject *self, PyObject *arg) {
         PyErr_SetString(PyExc_RuntimeError, "_bridge_native.configure() was not called");
         return NULL;
     }
-    struct pollfd fds[MAX_LISTENERS + 2];
     int tcp[MAX_LISTENERS];
     for (int i = 0; i < lp->nlisteners; i++) {
         int domain = AF_UNIX;
@@ -1705,41 +1728,40 @@ static PyObject *loop_run(PyObject *self, PyObject *arg) {
     }
     int code = RUN_IDLE;
     PyThreadState *ts = PyEval_SaveThread();
+    register_listeners(lp, accepting);
     for (;;) {
-        fds[0] = (struct pollfd){.fd = lp->control_fd, .events = POLLIN};
-        fds[1] = (struct pollfd){.fd = lp->wake_fd, .events = POLLIN};
-        int nlisteners = accepting ? lp->nlisteners : 0;
-        for (int i = 0; i < nlisteners; i++) {
-            fds[i + 2] = (struct pollfd){.fd = lp->listeners[i], .events = POLLIN};
+        struct epoll_event events[MAX_LISTENERS + 2];
+        int n = epoll_wait(lp->epfd, events, MAX_LISTENERS + 2, IDLE_MILLIS);
+        if (n < 0 && errno == EINTR) {
+            continue;
         }
-        int n = poll(fds, (nfds_t)nlisteners + 2, IDLE_MILLIS);
-        if (n == 0) {
+        if (n <= 0) {
             code = RUN_IDLE;
             break;
         }
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            code = RUN_IDLE;
-            break;
+        int control = 0, wake = 0;
+        for (int e = 0; e < n; e++) {
+            control |= events[e].data.u32 == 0;
+            wake |= events[e].data.u32 == 1;
         }
-        if (fds[0].revents) {
+        if (control) {
             char drain[64];
             ssize_t r = read(lp->control_fd, drain, sizeof drain);
             (void)r;
+            register_listeners(lp, 0);
             code = RUN_CONTROL; /* the Java side changed what this thread should do */
             break;
         }
-        if (fds[1].revents) {
+        if (wake) {
             char token;
             if (read(lp->wake_fd, &token, 1) == 1) {
                 code = RUN_WORK; /* a request the Java side queued (HTTP) */
                 break;
             }
         }
-        for (int i = 0; i < nlisteners; i++) {
-            if (fds[i + 2].revents & POLLIN) {
+        for (int e = 0; e < n; e++) {
+            uint32_t i = events[e].data.u32 - 2;
+            if (events[e].data.u32 >= 2 && i < (uint32_t)lp->nlisteners) {
                 int fd = accept4(lp->listeners[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd >= 0) { /* else another worker or thread took it: EAGAIN */
                     serve_connection(lp, st, fd, tcp[i], &ts);
@@ -1779,6 +1801,7 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
         Py_DECREF(fds);
         return NULL;
     }
+    lp->epfd = -1;
     lp->nlisteners = (int)PySequence_Fast_GET_SIZE(fds);
     for (int i = 0; i < lp->nlisteners; i++) {
         lp->listeners[i] = (int)PyLong_AsLong(PySequence_Fast_GET_ITEM(fds, i));
@@ -1794,10 +1817,15 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     lp->wake_fd = wake_fd;
     lp->control_fd = control_fd;
     /* Every Python thread polls the shared wake pipe; the ones that lose the token must not block reading it. */
-    if (fcntl(wake_fd, F_SETFL, fcntl(wake_fd, F_GETFL) | O_NONBLOCK) < 0 ||
-        fcntl(control_fd, F_SETFL, fcntl(control_fd, F_GETFL) | O_NONBLOCK) < 0) {
+    struct epoll_event control_ev = {.events = EPOLLIN, .data.u32 = 0}, wake_ev = {.events = EPOLLIN, .data.u32 = 1};
+    lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (lp->epfd < 0 || fcntl(wake_fd, F_SETFL, fcntl(wake_fd, F_GETFL) | O_NONBLOCK) < 0 ||
+        fcntl(control_fd, F_SETFL, fcntl(control_fd, F_GETFL) | O_NONBLOCK) < 0 ||
+        epoll_ctl(lp->epfd, EPOLL_CTL_ADD, control_fd, &control_ev) < 0 ||
+        epoll_ctl(lp->epfd, EPOLL_CTL_ADD, wake_fd, &wake_ev) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
         Py_DECREF(lp);
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return NULL;
     }
     lp->max_block = (size_t)buffer_size;
     lp->limit_body = limit_body;
@@ -1864,6 +1892,9 @@ static void loop_dealloc(PyObject *self) {
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     loop_clear(self);
+    if (lp->epfd >= 0) {
+        close(lp->epfd);
+    }
     PyMem_RawFree(lp->buf);
     PyMem_RawFree(lp->head);
     type->tp_free(self);

@@ -17,7 +17,10 @@ import time
 import traceback
 import unittest
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "test", "resources", "uwsgi", "nginx")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+FIXTURES = os.path.join(ROOT, "src", "test", "resources", "uwsgi", "nginx")
+sys.path.insert(0, os.path.join(ROOT, "src", "main", "python"))
+from bridge_wsgi import FileWrapper, _input as http_input  # noqa: E402  the shim's parts that configure() takes
 
 native = None
 errors = []
@@ -37,20 +40,6 @@ def fixture(name):
 
 def log_error(summary, exc):
     errors.append(summary + ": " + "".join(traceback.format_exception_only(type(exc), exc)).strip())
-
-
-class FileWrapper:
-    def __init__(self, filelike, blksize=8192):
-        self.filelike = filelike
-        if hasattr(filelike, "close"):
-            self.close = filelike.close
-
-    def __iter__(self):
-        while True:
-            data = self.filelike.read(8192)
-            if not data:
-                return
-            yield data
 
 
 STATIC = {"wsgi.version": (1, 0), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
@@ -141,15 +130,6 @@ class EnvironTest(unittest.TestCase):
     def test_static_environ_wins_over_vars(self):
         env = native.environ_of(pack([(b"REQUEST_METHOD", b"GET"), (b"wsgi.version", b"9")]))
         self.assertEqual((1, 0), env["wsgi.version"])
-
-
-def http_input(body):
-    """The shim's _input: the HTTP path's body (None, a temp file's path, or a buffer) as wsgi.input."""
-    if body is None:
-        return io.BytesIO()
-    if type(body) is str:
-        return open(body, "rb")
-    return io.BytesIO(memoryview(body))
 
 
 class Exchange:

@@ -1,6 +1,9 @@
 package dev.bridge.http;
 
 import dev.bridge.config.Config;
+import dev.bridge.response.HttpResponder;
+import dev.bridge.response.ResponseEncoder;
+import dev.bridge.response.ServedConnection;
 import dev.bridge.transport.WorkerChannels;
 import dev.bridge.wsgi.AppResponseHead;
 import dev.bridge.wsgi.RequestBody;

@@ -1,6 +1,7 @@
 package dev.bridge.http;
 
 import dev.bridge.config.Config;
+import dev.bridge.response.ResponseEncoder;
 import dev.bridge.transport.WorkerChannels;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;

@@ -1,9 +1,9 @@
 package dev.bridge.uwsgi;
 
 import dev.bridge.config.Config;
-import dev.bridge.http.HttpResponder;
-import dev.bridge.http.ResponseEncoder;
-import dev.bridge.http.ServedConnection;
+import dev.bridge.response.HttpResponder;
+import dev.bridge.response.ResponseEncoder;
+import dev.bridge.response.ServedConnection;
 import dev.bridge.transport.WorkerChannels;
 import dev.bridge.wsgi.AppResponseHead;
 import dev.bridge.wsgi.RequestBody;

@@ -1,7 +1,7 @@
 package dev.bridge.uwsgi;
 
 import dev.bridge.config.Config;
-import dev.bridge.http.ResponseEncoder;
+import dev.bridge.response.ResponseEncoder;
 import dev.bridge.transport.WorkerChannels;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;

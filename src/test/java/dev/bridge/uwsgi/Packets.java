@@ -4,6 +4,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -146,5 +148,20 @@ final class Packets {
             b[i] = (byte) ('a' + (i * 7 + i / 26) % 26);
         }
         return b;
+    }
+
+    /** Everything the worker sends on {@code s} until it closes (a reset after some bytes keeps them); latin-1. */
+    static String readUntilEnd(Socket s) throws IOException {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        InputStream in = s.getInputStream();
+        byte[] buf = new byte[8192];
+        try {
+            for (int n; (n = in.read(buf)) >= 0; ) {
+                got.write(buf, 0, n);
+            }
+        } catch (SocketException e) {
+            // a reset: unread garbage in the worker's socket when it closed, or a cut connection
+        }
+        return got.toString(StandardCharsets.ISO_8859_1);
     }
 }

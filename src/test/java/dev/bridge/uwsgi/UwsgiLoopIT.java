@@ -9,13 +9,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,17 +53,7 @@ class UwsgiLoopIT {
             s.connect(new InetSocketAddress("127.0.0.1", port), timeoutMillis);
             s.setSoTimeout(timeoutMillis);
             s.getOutputStream().write(packet);
-            ByteArrayOutputStream got = new ByteArrayOutputStream();
-            InputStream in = s.getInputStream();
-            byte[] buf = new byte[8192];
-            try {
-                for (int n; (n = in.read(buf)) >= 0; ) {
-                    got.write(buf, 0, n);
-                }
-            } catch (SocketException reset) {
-                // a cut connection keeps what arrived
-            }
-            return got.toString(StandardCharsets.ISO_8859_1);
+            return Packets.readUntilEnd(s);
         }
     }
 

@@ -237,19 +237,8 @@ class UwsgiSocketIT {
         return s;
     }
 
-    /** Everything the worker sends until it closes (a reset after some bytes keeps them); latin-1. */
     private static String readUntilEnd(Socket s) throws IOException {
-        ByteArrayOutputStream got = new ByteArrayOutputStream();
-        InputStream in = s.getInputStream();
-        byte[] buf = new byte[8192];
-        try {
-            for (int n; (n = in.read(buf)) >= 0; ) {
-                got.write(buf, 0, n);
-            }
-        } catch (SocketException e) {
-            // a reset: unread garbage in the worker's socket when it closed
-        }
-        return got.toString(StandardCharsets.ISO_8859_1);
+        return Packets.readUntilEnd(s);
     }
 
     private static String tcp(byte[] packet) throws IOException {

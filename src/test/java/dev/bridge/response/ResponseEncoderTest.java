@@ -1,4 +1,4 @@
-package dev.bridge.http;
+package dev.bridge.response;
 
 import dev.bridge.wsgi.AppResponseHead;
 import io.netty.buffer.ByteBuf;
