@@ -403,6 +403,33 @@ static int has_ctl(const char *s, Py_ssize_t n) {
     return 0;
 }
 
+/* A response header as PEP 3333 wants it: a (str, str) tuple. */
+static int is_header_pair(PyObject *item) {
+    return PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2 && PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) &&
+           PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1));
+}
+
+/* A Content-Length value: up to 18 digits, blanks around them allowed. -1 when it is not one. */
+static long long parse_content_length(const char *v, Py_ssize_t n) {
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++, n--;
+    }
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
+        n--;
+    }
+    long long cl = 0;
+    if (n == 0 || n > 18) {
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (v[k] < '0' || v[k] > '9') {
+            return -1;
+        }
+        cl = cl * 10 + (v[k] - '0');
+    }
+    return cl;
+}
+
 static const char *const HOP_BY_HOP[] = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                                          "te", "trailer", "trailers", "transfer-encoding", "upgrade"};
 
@@ -433,8 +460,7 @@ static int check_head(struct request *req) {
     Py_ssize_t count = PyList_GET_SIZE(req->headers);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *item = PyList_GET_ITEM(req->headers, i);
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) ||
-            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+        if (!is_header_pair(item)) {
             PyErr_Format(PyExc_TypeError, "each response header must be a (str, str) tuple, got %R", item);
             return -1;
         }
@@ -460,21 +486,8 @@ static int check_head(struct request *req) {
             return -1;
         }
         if (ascii_ieq(name, nl, "content-length")) {
-            const char *v = value;
-            Py_ssize_t len = vl;
-            while (len > 0 && (*v == ' ' || *v == '\t')) {
-                v++, len--;
-            }
-            while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
-                len--;
-            }
-            long long cl = 0;
-            int ok = len > 0 && len <= 18;
-            for (Py_ssize_t k = 0; ok && k < len; k++) {
-                ok = v[k] >= '0' && v[k] <= '9';
-                cl = cl * 10 + (v[k] - '0');
-            }
-            if (!ok) {
+            long long cl = parse_content_length(value, vl);
+            if (cl < 0) {
                 PyErr_Format(PyExc_ValueError, "bad Content-Length %R", PyTuple_GET_ITEM(item, 1));
                 return -1;
             }
@@ -564,6 +577,28 @@ static PyObject *as_bytes(PyObject *item) {
     return NULL;
 }
 
+/*
+ * The regular file behind a wsgi.file_wrapper: its descriptor, the position the app left it at, and the
+ * bytes from there to its end. 0 when it is no regular file (the wrapper is then iterated like any body).
+ */
+static int wrapped_file(bridge_state *st, PyObject *wrapper, long *fd, long long *offset, long long *count) {
+    PyObject *filelike = PyObject_GetAttrString(wrapper, "filelike");
+    PyObject *fdo = filelike == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_fileno);
+    PyObject *pos = fdo == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_tell);
+    Py_XDECREF(filelike);
+    *fd = fdo == NULL ? -1 : PyLong_AsLong(fdo);
+    *offset = pos == NULL ? -1 : PyLong_AsLongLong(pos);
+    Py_XDECREF(fdo);
+    Py_XDECREF(pos);
+    struct stat sb;
+    if (PyErr_Occurred() || *fd < 0 || *offset < 0 || fstat((int)*fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        PyErr_Clear();
+        return 0;
+    }
+    *count = sb.st_size > *offset ? sb.st_size - *offset : 0;
+    return 1;
+}
+
 /* ---- the HTTP path's sink: the Java side's exchange (dev.bridge.wsgi.ExchangeRouter) ----
  * Netty decodes HTTP and writes responses; this core hands them over the way the Python shim did: a whole
  * response packed in one bytes object (returned to Java, one crossing), or, when the app streams,
@@ -579,8 +614,7 @@ static PyObject *header_block(struct request *req, Py_ssize_t *count) {
     }
     for (Py_ssize_t i = 0; i < *count; i++) {
         PyObject *item = PyList_GET_ITEM(req->headers, i);
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) ||
-            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+        if (!is_header_pair(item)) {
             Py_DECREF(flat);
             PyErr_Format(PyExc_TypeError, "each response header must be a (str, str) tuple, got %R", item);
             return NULL;
@@ -597,8 +631,7 @@ static PyObject *header_block(struct request *req, Py_ssize_t *count) {
 static long long declared_length(PyObject *headers) {
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
         PyObject *item = PyList_GET_ITEM(headers, i);
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0)) ||
-            !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 1))) {
+        if (!is_header_pair(item)) {
             return -1;
         }
         Py_ssize_t nl, vl;
@@ -608,23 +641,9 @@ static long long declared_length(PyObject *headers) {
             PyErr_Clear();
             return -1;
         }
-        if (!ascii_ieq(name, (size_t)nl, "content-length")) {
-            continue;
+        if (ascii_ieq(name, (size_t)nl, "content-length")) {
+            return parse_content_length(value, vl);
         }
-        while (vl > 0 && (*value == ' ' || *value == '\t')) {
-            value++, vl--;
-        }
-        while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t')) {
-            vl--;
-        }
-        long long n = 0;
-        for (Py_ssize_t k = 0; k < vl; k++) {
-            if (value[k] < '0' || value[k] > '9' || k >= 18) {
-                return -1;
-            }
-            n = n * 10 + (value[k] - '0');
-        }
-        return vl > 0 ? n : -1;
     }
     return -1;
 }
@@ -713,18 +732,9 @@ static int exchange_chunk(struct request *req, PyObject *data) {
 
 /* wsgi.file_wrapper around a regular file on the HTTP path: Java sends it with sendfile(). 1 sent, 0 not a file. */
 static int exchange_sendfile(struct request *req, PyObject *wrapper) {
-    bridge_state *st = req->st;
-    PyObject *filelike = PyObject_GetAttrString(wrapper, "filelike");
-    PyObject *fdo = filelike == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_fileno);
-    PyObject *pos = fdo == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_tell);
-    Py_XDECREF(filelike);
-    long file_fd = fdo == NULL ? -1 : PyLong_AsLong(fdo);
-    long long offset = pos == NULL ? -1 : PyLong_AsLongLong(pos);
-    Py_XDECREF(fdo);
-    Py_XDECREF(pos);
-    struct stat sb;
-    if (PyErr_Occurred() || file_fd < 0 || offset < 0 || fstat((int)file_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        PyErr_Clear();
+    long file_fd;
+    long long offset, length;
+    if (!wrapped_file(req->st, wrapper, &file_fd, &offset, &length)) {
         return 0;
     }
     Py_ssize_t count;
@@ -733,7 +743,7 @@ static int exchange_sendfile(struct request *req, PyObject *wrapper) {
         return -1;
     }
     PyObject *r = PyObject_CallMethod(req->exchange, "sendfile", "OOnlLL", req->status, block, count, file_fd, offset,
-                                      sb.st_size > offset ? (long long)sb.st_size - offset : 0LL);
+                                      length);
     Py_DECREF(block);
     if (r == NULL) {
         return -1;
@@ -866,28 +876,14 @@ done:
 
 /* wsgi.file_wrapper around a regular file: sendfile(). 1 sent (or failed: see broken), 0 not a regular file. */
 static int try_sendfile(struct request *req, PyObject *wrapper) {
-    bridge_state *st = req->st;
-    PyObject *filelike = PyObject_GetAttrString(wrapper, "filelike");
-    if (filelike == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    PyObject *fdo = PyObject_CallMethodNoArgs(filelike, st->str_fileno);
-    PyObject *pos = fdo == NULL ? NULL : PyObject_CallMethodNoArgs(filelike, st->str_tell);
-    Py_DECREF(filelike);
-    long file_fd = fdo == NULL ? -1 : PyLong_AsLong(fdo);
-    long long offset = pos == NULL ? -1 : PyLong_AsLongLong(pos);
-    Py_XDECREF(fdo);
-    Py_XDECREF(pos);
-    struct stat sb;
-    if (PyErr_Occurred() || file_fd < 0 || offset < 0 || fstat((int)file_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        PyErr_Clear();
+    long file_fd;
+    long long offset, count;
+    if (!wrapped_file(req->st, wrapper, &file_fd, &offset, &count)) {
         return 0;
     }
     if (check_head(req) < 0) {
         return -1;
     }
-    long long count = sb.st_size > offset ? sb.st_size - offset : 0;
     long long length = req->declared >= 0 && req->declared < count ? req->declared : count;
     if (req->declared > count) {
         log_line(req->tag, "ERROR", "the app declared Content-Length %lld for a file of %lld bytes for %s",

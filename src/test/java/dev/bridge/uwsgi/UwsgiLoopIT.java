@@ -189,6 +189,28 @@ class UwsgiLoopIT {
     }
 
     @Test
+    void withoutACompilerHttpIsServedByThePythonShimAfterOneWarning(@TempDir Path cache) throws Exception {
+        List<String> answers = new ArrayList<>();
+        Launch.Result r = Launch.serve(List.of("--venv", BridgeServer.root().resolve(".venv").toString(),
+                        "--module", APP, "--chdir", BridgeServer.testApps().toString(), "--http", "127.0.0.1:0"),
+                null, env -> {
+                    env.put("XDG_CACHE_HOME", cache.toString());
+                    env.put("CC", "/nonexistent/cc");
+                }, 30, port -> {
+                    try (RawHttp h = new RawHttp(port, 10_000)) {
+                        answers.add(h.exchange("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").statusLine());
+                    }
+                });
+        assertTrue(r.ready(), r.output());
+        assertEquals(List.of("HTTP/1.1 200 OK"), answers, r.output());
+        assertEquals(1, r.lines().stream().filter(l -> l.contains("warning")).count(), r.output());
+        assertTrue(r.lines().get(0).startsWith("bridge: warning: cannot build the native request core: no C compiler"
+                + " (/nonexistent/cc"), r.output());
+        assertTrue(r.lines().get(0).endsWith("HTTP requests go through the Python shim meanwhile"), r.output());
+        assertFalse(JAVA_FRAME.matcher(r.output()).find(), "no Java stack trace:\n" + r.output());
+    }
+
+    @Test
     void aCachedModuleThatCannotLoadStopsTheWorkerWithOneLine(@TempDir Path cache) throws Exception {
         List<String> args = List.of("--venv", BridgeServer.root().resolve(".venv").toString(), "--module", APP,
                 "--chdir", BridgeServer.testApps().toString(), "--uwsgi-socket", "127.0.0.1:0", "--http", "127.0.0.1:0");
