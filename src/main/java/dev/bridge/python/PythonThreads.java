@@ -32,9 +32,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * (the import runs at the worker's priority, so a reload is not slowed down), and by what
  * {@link #lowerPriority} asks later, before its next request.
  *
- * <p>With {@link NativeLoops} (uwsgi listeners served in C), a thread does not wait on the queue: it waits in
- * its C loop, which serves uwsgi connections itself and comes back to Java when the queue has a request for
- * it (the wake pipe), when the accepting state changed (its control pipe), or after a second of nothing.
+ * <p>With the native module built for this Python ({@link NativeModule}), each thread serves the requests it
+ * takes from the queue through its C {@code Handler} (the environ, {@code start_response} and the app's result
+ * in C), else through the shim's {@code handle()}. With {@link NativeLoops} (uwsgi listeners served in C), a
+ * thread does not wait on the queue: it waits in its C loop, which serves uwsgi connections itself and comes
+ * back to Java when the queue has a request for it (the wake pipe), when the accepting state changed (its
+ * control pipe), or after a second of nothing.
  *
  * <p>{@link #submit} may be called from any thread (the event loop does); everything else runs on the
  * Python threads or, for {@link #start} and {@link #stop}, on the worker's main thread.
@@ -56,6 +59,8 @@ public final class PythonThreads {
     }
 
     private static final WsgiExchange STOP = new WsgiExchange(null, null, null, null);
+    /** Marks a boot error of the native module, not of the app. */
+    private static final String NATIVE_ERROR = "native:";
 
     private final Config config;
     private final PythonRuntime runtime;
@@ -127,9 +132,6 @@ public final class PythonThreads {
             }
         }
     }
-
-    /** Marks a boot error of the native module, not of the app. */
-    private static final String NATIVE_ERROR = "native:";
 
     /** Queues a request for the next free Python thread. Any thread. */
     public void submit(WsgiExchange exchange) {
