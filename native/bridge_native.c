@@ -992,7 +992,7 @@ static PyObject *write_callable(PyObject *self, PyObject *data) {
     }
     int rc = 0;
     if (PyBytes_GET_SIZE(b) > 0 && req->exchange != NULL) {
-        rc = exchange_chunk(req, b);
+        rc = exchange_send(req, b); /* PEP 3333: write() sends before it returns; nothing is held */
     } else if (PyBytes_GET_SIZE(b) > 0) {
         rc = req->headers_sent ? stream_chunk(req, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
                                : start_stream(req, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));

@@ -223,6 +223,15 @@ class HandlerTest(unittest.TestCase):
         self.assertIsNone(result)
         self.assertEqual([("send", "200 OK", "", 0, b"a"), ("write", b"b")], ex.calls)
 
+    def test_write_of_the_whole_declared_length_then_an_empty_list(self):
+        def app(environ, start_response):
+            write = start_response("200 OK", [("Content-Length", "5")])
+            write(b"hello")
+            return []
+        result, ex = self.call(app)
+        self.assertIsNone(result)
+        self.assertEqual([("send", "200 OK", "Content-Length\x005", 1, b"hello")], ex.calls)
+
     def test_an_error_before_the_head_is_a_500(self):
         def app(environ, start_response):
             raise KeyError("nope")
