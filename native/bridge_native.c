@@ -1273,12 +1273,15 @@ static void status_begin(LoopObject *lp, struct request *req) {
     atomic_store((_Atomic int64_t *)(lp->status + STATUS_BUSY_SINCE), now_millis());
 }
 
-static void status_end(LoopObject *lp) {
+/* The request is over; it counts as served (--max-requests, the heartbeat) unless it was refused. */
+static void status_end(LoopObject *lp, int served) {
     if (lp->status == NULL) {
         return;
     }
     atomic_store((_Atomic int64_t *)(lp->status + STATUS_BUSY_SINCE), 0);
-    atomic_fetch_add((_Atomic int64_t *)(lp->status + STATUS_SERVED), 1);
+    if (served) {
+        atomic_fetch_add((_Atomic int64_t *)(lp->status + STATUS_SERVED), 1);
+    }
 }
 
 static void copy_var(char *dst, size_t cap, const struct uwsgi_var *v, const char *fallback) {
@@ -1536,6 +1539,11 @@ static const char *peer_name(int fd, int tcp, char *out, size_t cap) {
     return out;
 }
 
+/* The refusal of a request that did not arrive within --header-timeout, as the Java path words it. */
+static void timed_out(LoopObject *lp, char error[UWSGI_ERROR_SIZE]) {
+    snprintf(error, UWSGI_ERROR_SIZE, "the request was not received within %d s", lp->header_timeout_ms / 1000);
+}
+
 /* One accepted connection, from its first byte to its close. Entered and left without the GIL. */
 static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, PyThreadState **ts) {
     long long deadline = monotonic_millis() + lp->header_timeout_ms;
@@ -1560,7 +1568,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         }
         if (r <= 0) {
             if (r == -2) {
-                snprintf(error, sizeof error, "the request was not received within %d s", lp->header_timeout_ms / 1000);
+                timed_out(lp, error);
             } else {
                 snprintf(error, sizeof error, "the connection closed in the middle of a request (%s)",
                          len < 4 ? "read_header" : "read_vars");
@@ -1622,7 +1630,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     const char *why = NULL;
     if (cl > 0 && read_body(lp, fd, cl, lp->buf + consumed, have, deadline, &mem, &spill_fd, &why) < 0) {
         if (why == NULL) {
-            snprintf(error, sizeof error, "the request was not received within %d s", lp->header_timeout_ms / 1000);
+            timed_out(lp, error);
         }
         log_line(lp->tag, "WARN", "uwsgi request from %s refused: %s; closing the connection",
                  peer_name(fd, tcp, peer, sizeof peer), why ? why : error);
@@ -1655,7 +1663,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         Py_XDECREF(environ);
         Py_XDECREF(input);
         *ts = PyEval_SaveThread();
-        status_end(lp);
+        status_end(lp, 0);
         close(fd);
         return;
     }
@@ -1671,7 +1679,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     Py_CLEAR(req.status);
     Py_CLEAR(req.headers);
     *ts = PyEval_SaveThread();
-    status_end(lp);
+    status_end(lp, 1);
     if (lp->access_log) {
         log_line(lp->tag, "INFO", "%s \"%s\" %d %lld %.2fms", req.client, req.summary, req.code ? req.code : 500,
                  req.sent, (monotonic_seconds() - start) * 1e3);

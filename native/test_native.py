@@ -607,6 +607,7 @@ class LoopTest(unittest.TestCase):
         self.assertEqual(b"", s.send(pack(request_vars(b"/", b"POST", b"12345")) + b"12", shut=True))
         self.assertEqual(bytes([100, 0, 0, 0]), s.send(bytes([100, 0, 0, 0])))
         self.assertEqual(b"ok", parse_response(s.get())[2])
+        self.assertEqual(1, s.served(), "refused requests and pings do not count towards --max-requests")
 
     def test_header_timeout(self):
         def app(environ, start_response):
