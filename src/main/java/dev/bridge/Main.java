@@ -67,11 +67,10 @@ public final class Main {
             try {
                 python = python.withNativeModule(NativeModule.ensure(python).toString());
             } catch (ConfigException e) {
-                if (config.servesUwsgiNatively()) {
-                    throw e; // the uwsgi loop has no other implementation
+                if (config.servesUwsgiNatively()) { // the uwsgi loop has no other implementation
+                    throw new ConfigException(e.getMessage() + "; or use --uwsgi-loop netty");
                 }
-                System.err.println("bridge: warning: " + e.getMessage().replace("; or use --uwsgi-loop netty", "")
-                        + "; HTTP requests go through the Python shim meanwhile");
+                System.err.println("bridge: warning: " + e.getMessage() + "; HTTP requests go through the Python shim meanwhile");
             }
             return Master.run(config, python, argv);
         } catch (ConfigException e) {

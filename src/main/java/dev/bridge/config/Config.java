@@ -151,13 +151,13 @@ public record Config(
         trustedProxies = List.copyOf(trustedProxies);
     }
 
-    /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */
     /** Whether some listener is uwsgi and served by the C request loop ({@code --uwsgi-loop native}). */
     public boolean servesUwsgiNatively() {
         return uwsgiLoop == UwsgiLoop.NATIVE
                 && listeners.stream().anyMatch(l -> l.protocol() == ListenAddress.Protocol.UWSGI);
     }
 
+    /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */
     public boolean multithread() {
         return threads > 1;
     }

@@ -58,11 +58,7 @@ public final class NativeLoops {
 
     /** The uwsgi listening descriptors the loops serve, once the worker opened them. Main thread. */
     public void listen(List<Integer> fds) {
-        StringBuilder sb = new StringBuilder();
-        for (int fd : fds) {
-            sb.append(sb.length() == 0 ? "" : ",").append(fd);
-        }
-        listeners.complete(sb.toString());
+        listeners.complete(String.join(",", fds.stream().map(String::valueOf).toList()));
     }
 
     /** The listening descriptors, comma-separated, as the shim's native_loop() takes them; waits for {@link #listen}. */

@@ -22,7 +22,8 @@ import java.util.concurrent.TimeUnit;
  * the module uses CPython's full C API. It needs what {@code pip install jep} needed already: a C compiler
  * ({@code $CC}, else {@code cc}) and Python's headers. The cached file's name hashes the sources, the
  * Python (version, headers, extension suffix) and the compiler, so a new jar or another Python builds anew.
- * Runs in the launcher, before any worker; a failure is one line saying what to install or run.
+ * Runs in the launcher, before any worker; a failure is one line saying what to install or run (the launcher
+ * adds what else a user may do).
  */
 public final class NativeModule {
 
@@ -40,7 +41,7 @@ public final class NativeModule {
         Path cache = CacheDir.writable();
         if (cache == null) {
             throw new ConfigException("cannot build the native request core: no writable cache directory "
-                    + "($XDG_CACHE_HOME/bridge or ~/.cache/bridge); make one, or use --uwsgi-loop netty");
+                    + "($XDG_CACHE_HOME/bridge or ~/.cache/bridge): make one");
         }
         String compiler = System.getenv().getOrDefault("CC", "cc");
         List<byte[]> sources = new ArrayList<>();
@@ -54,7 +55,7 @@ public final class NativeModule {
         }
         if (python.include().isEmpty() || !Files.isRegularFile(Path.of(python.include(), "Python.h"))) {
             throw new ConfigException("Python's C headers are missing for " + python.executable() + " (no Python.h in "
-                    + python.include() + "): install them (Debian: apt-get install python3-dev), or use --uwsgi-loop netty");
+                    + python.include() + "): install them (Debian: apt-get install python3-dev)");
         }
         try {
             Path dir = Files.createDirectories(target.getParent()).resolve("build-" + ProcessHandle.current().pid());
@@ -73,8 +74,7 @@ public final class NativeModule {
                 Files.deleteIfExists(dir);
             }
         } catch (IOException e) {
-            throw new ConfigException("cannot build the native request core in " + target.getParent() + ": " + e.getMessage()
-                    + "; or use --uwsgi-loop netty");
+            throw new ConfigException("cannot build the native request core in " + target.getParent() + ": " + e.getMessage());
         }
         return target;
     }
@@ -91,7 +91,7 @@ public final class NativeModule {
             p = new ProcessBuilder(command(compiler, python, dir, out)).redirectErrorStream(true).start();
         } catch (IOException e) {
             throw new ConfigException("cannot build the native request core: no C compiler (" + compiler + ": "
-                    + e.getMessage() + "); install one (Debian: apt-get install gcc), or use --uwsgi-loop netty");
+                    + e.getMessage() + "): install one (Debian: apt-get install gcc)");
         }
         p.getOutputStream().close();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
@@ -110,8 +110,7 @@ public final class NativeModule {
                 first = first.substring(0, MAX_ERROR_CHARS) + "...";
             }
             throw new ConfigException("cannot build the native request core for Python " + python.version() + " ("
-                    + String.join(" ", command(compiler, python, dir, out)) + "): " + first.replace('\n', ' ')
-                    + "; or use --uwsgi-loop netty");
+                    + String.join(" ", command(compiler, python, dir, out)) + "): " + first.replace('\n', ' '));
         }
     }
 
