@@ -98,13 +98,20 @@ static const char ERROR_500_BODY[] = "Internal Server Error\n";
 static const char ERROR_413_BODY[] = "413 Content Too Large\n";
 
 /* Environ keys kept interned in the module state: nginx's uwsgi_params and the headers most requests have. */
-static const char *const KNOWN_KEYS[] = {
-    "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "SERVER_PROTOCOL",
-    "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "REMOTE_PORT", "REQUEST_SCHEME", "HTTPS", "DOCUMENT_ROOT",
-    "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_ACCEPT_LANGUAGE",
-    "HTTP_CONNECTION", "HTTP_COOKIE", "HTTP_REFERER", "HTTP_CACHE_CONTROL", "HTTP_ORIGIN",
-    "HTTP_UPGRADE_INSECURE_REQUESTS", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
+/* With their lengths, so a var's name is matched without strlen. */
+#define KEY(name) {name, sizeof(name) - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} KNOWN_KEYS[] = {
+    KEY("REQUEST_METHOD"), KEY("REQUEST_URI"), KEY("QUERY_STRING"), KEY("CONTENT_TYPE"), KEY("CONTENT_LENGTH"),
+    KEY("SERVER_PROTOCOL"), KEY("SERVER_NAME"), KEY("SERVER_PORT"), KEY("REMOTE_ADDR"), KEY("REMOTE_PORT"),
+    KEY("REQUEST_SCHEME"), KEY("HTTPS"), KEY("DOCUMENT_ROOT"), KEY("HTTP_HOST"), KEY("HTTP_USER_AGENT"),
+    KEY("HTTP_ACCEPT"), KEY("HTTP_ACCEPT_ENCODING"), KEY("HTTP_ACCEPT_LANGUAGE"), KEY("HTTP_CONNECTION"),
+    KEY("HTTP_COOKIE"), KEY("HTTP_REFERER"), KEY("HTTP_CACHE_CONTROL"), KEY("HTTP_ORIGIN"),
+    KEY("HTTP_UPGRADE_INSECURE_REQUESTS"), KEY("HTTP_X_FORWARDED_FOR"), KEY("HTTP_X_FORWARDED_PROTO"),
 };
+#undef KEY
 #define N_KNOWN (sizeof(KNOWN_KEYS) / sizeof(KNOWN_KEYS[0]))
 
 typedef struct {
@@ -114,7 +121,7 @@ typedef struct {
     PyObject *known[N_KNOWN];
     PyObject *key_script_name, *key_path_info, *key_url_scheme, *key_input;
     PyObject *str_http, *str_https, *str_empty, *str_close, *str_fileno, *str_tell;
-    PyObject *str_send, *str_write, *str_nul, *error_500_packed;
+    PyObject *str_send, *str_write, *str_nul, *str_http11, *str_localhost, *error_500_packed;
     /* Set by configure(): the parts of the environ every request shares, and the shim's helpers. */
     PyObject *static_environ, *file_wrapper, *log_error, *bytes_io, *open_fd, *http_input;
 } bridge_state;
@@ -1022,7 +1029,7 @@ static PyType_Spec START_RESPONSE_SPEC = {
 /* The interned key for a var name, or a new str. New reference. */
 static PyObject *environ_key(bridge_state *st, const char *k, size_t n) {
     for (size_t i = 0; i < N_KNOWN; i++) {
-        if (strlen(KNOWN_KEYS[i]) == n && memcmp(KNOWN_KEYS[i], k, n) == 0) {
+        if (KNOWN_KEYS[i].len == n && memcmp(KNOWN_KEYS[i].name, k, n) == 0) {
             return Py_NewRef(st->known[i]);
         }
     }
@@ -1246,15 +1253,9 @@ static PyObject *build_environ(bridge_state *st, const struct uwsgi_var *vars, i
         goto fail;
     }
     /* QUERY_STRING, SERVER_PROTOCOL, SERVER_NAME, SERVER_PORT, REMOTE_ADDR: known[2], [5], [6], [7], [8] */
-    PyObject *http11 = PyUnicode_FromString("HTTP/1.1");
-    PyObject *localhost = PyUnicode_FromString("localhost");
-    rc = http11 == NULL || localhost == NULL || set_default(env, st->known[2], st->str_empty) < 0 ||
-                 set_default(env, st->known[5], http11) < 0 || set_default(env, st->known[6], localhost) < 0 ||
-                 set_default(env, st->known[7], st->str_empty) < 0 || set_default(env, st->known[8], st->str_empty) < 0
-             ? -1 : 0;
-    Py_XDECREF(http11);
-    Py_XDECREF(localhost);
-    if (rc < 0 || PyDict_Merge(env, st->static_environ, 1) < 0) {
+    if (set_default(env, st->known[2], st->str_empty) < 0 || set_default(env, st->known[5], st->str_http11) < 0 ||
+        set_default(env, st->known[6], st->str_localhost) < 0 || set_default(env, st->known[7], st->str_empty) < 0 ||
+        set_default(env, st->known[8], st->str_empty) < 0 || PyDict_Merge(env, st->static_environ, 1) < 0) {
         goto fail;
     }
     return env;
@@ -2194,7 +2195,7 @@ static int module_exec(PyObject *module) {
         return -1;
     }
     for (size_t i = 0; i < N_KNOWN; i++) {
-        if ((st->known[i] = PyUnicode_InternFromString(KNOWN_KEYS[i])) == NULL) {
+        if ((st->known[i] = PyUnicode_InternFromString(KNOWN_KEYS[i].name)) == NULL) {
             return -1;
         }
     }
@@ -2211,6 +2212,8 @@ static int module_exec(PyObject *module) {
     st->str_send = PyUnicode_InternFromString("send");
     st->str_write = PyUnicode_InternFromString("write");
     st->str_nul = PyUnicode_FromStringAndSize("", 1);
+    st->str_http11 = PyUnicode_InternFromString("HTTP/1.1");
+    st->str_localhost = PyUnicode_InternFromString("localhost");
     /* what the shim's _ERROR_500 was: a 500 packed for Java */
     static const char error_500[] = "1 64\0" "500 Internal Server Error\0" "Content-Type\0" "text/plain; charset=utf-8"
                                     "Internal Server Error\n";
@@ -2218,7 +2221,8 @@ static int module_exec(PyObject *module) {
     if (st->key_script_name == NULL || st->key_path_info == NULL || st->key_url_scheme == NULL ||
         st->key_input == NULL || st->str_http == NULL || st->str_https == NULL || st->str_empty == NULL ||
         st->str_close == NULL || st->str_fileno == NULL || st->str_tell == NULL || st->str_send == NULL ||
-        st->str_write == NULL || st->str_nul == NULL || st->error_500_packed == NULL) {
+        st->str_write == NULL || st->str_nul == NULL || st->str_http11 == NULL || st->str_localhost == NULL ||
+        st->error_500_packed == NULL) {
         return -1;
     }
     return PyModule_AddIntConstant(module, "STATUS_SIZE", STATUS_SIZE) < 0 ||
@@ -2228,11 +2232,11 @@ static int module_exec(PyObject *module) {
                ? -1 : 0;
 }
 
-#define STATE_OBJECTS(X)                                                                                            \
-    X(loop_type) X(start_response_type) X(handler_type) X(key_script_name) X(key_path_info) X(key_url_scheme)      \
-    X(key_input) X(str_http) X(str_https) X(str_empty) X(str_close) X(str_fileno) X(str_tell) X(str_send)           \
-    X(str_write) X(str_nul) X(error_500_packed) X(static_environ) X(file_wrapper) X(log_error) X(bytes_io)         \
-    X(open_fd) X(http_input)
+#define STATE_OBJECTS(X)                                                                                    \
+    X(loop_type) X(start_response_type) X(handler_type) X(key_script_name) X(key_path_info) X(key_url_scheme) \
+    X(key_input) X(str_http) X(str_https) X(str_empty) X(str_close) X(str_fileno) X(str_tell) X(str_send)      \
+    X(str_write) X(str_nul) X(str_http11) X(str_localhost) X(error_500_packed) X(static_environ)               \
+    X(file_wrapper) X(log_error) X(bytes_io) X(open_fd) X(http_input)
 
 static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     bridge_state *st = state_of_module(module);
