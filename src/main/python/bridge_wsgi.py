@@ -385,6 +385,10 @@ def boot(settings):
     except _AppSpecError as e:
         return str(e)
     except BaseException as e:
+        refused = _refused_extension(e)
+        if refused is not None:
+            return ("%s imports %s, a C extension that cannot load in an isolated interpreter: run processes "
+                    "instead (--interpreters 1 --workers N)" % (s["module"], refused))
         # The app's frames only: ours and importlib's machinery say nothing to the user.
         tb = e.__traceback__
         while tb is not None and (tb.tb_frame.f_code.co_filename == __file__
@@ -395,6 +399,21 @@ def boot(settings):
             s["module"], "".join(traceback.format_exception(type(e), e, tb))))
         sys.stderr.flush()
         return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+_NO_SUBINTERPRETERS = "does not support loading in subinterpreters"
+
+
+def _refused_extension(error):
+    """The name of the C extension whose refusal of isolated interpreters caused error (CPython's ImportError
+    "module X does not support loading in subinterpreters", perhaps re-raised as another error), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ImportError) and _NO_SUBINTERPRETERS in str(error):
+            return error.name or str(error).split()[1]
+        error = error.__cause__ or error.__context__
     return None
 
 

@@ -1,6 +1,7 @@
 package dev.bridge;
 
 import dev.bridge.config.CommandLine;
+import dev.bridge.config.Config;
 import dev.bridge.config.ConfigException;
 import dev.bridge.master.Master;
 import dev.bridge.master.ReloadCommand;
@@ -64,6 +65,12 @@ public final class Main {
             }
             var config = ((CommandLine.Run) result).config();
             PythonRuntime python = PythonProbe.probe(config, System.getenv());
+            if (config.isolatedInterpreters() && !python.atLeast(Config.MIN_INTERPRETERS_PYTHON)) {
+                throw new ConfigException("--interpreters " + config.interpreters() + " needs Python "
+                        + Config.MIN_INTERPRETERS_PYTHON + " or newer (isolated interpreters, each with its own GIL); "
+                        + python.executable() + " is " + python.version() + ": choose one with --venv or --python, "
+                        + "or run processes: --interpreters 1 --workers N");
+            }
             try {
                 python = python.withNativeModule(NativeModule.ensure(python).toString());
             } catch (ConfigException e) {

@@ -24,6 +24,7 @@ public final class CommandLine {
         String module;
         final List<ListenAddress> listeners = new ArrayList<>();
         int threads = Config.DEFAULT_THREADS;
+        int interpreters = Config.DEFAULT_INTERPRETERS;
         String chdir;
         final List<String> pythonPaths = new ArrayList<>();
         String python;
@@ -68,6 +69,9 @@ public final class CommandLine {
         }
     }
 
+    /** Most isolated interpreters per worker: a bound against typos (each interpreter costs about 20 MB). */
+    private static final int MAX_INTERPRETERS = 256;
+
     private static final Map<String, Option> OPTIONS = new LinkedHashMap<>();
 
     private static void option(String name, String arg, String defaultText, String help, Setter setter) {
@@ -95,8 +99,12 @@ public final class CommandLine {
                 "peers whose X-Forwarded-For / X-Forwarded-Proto set REMOTE_ADDR / wsgi.url_scheme (repeatable)",
                 (b, f, v) -> b.trustedProxies.add(Cidr.parse(f, v)));
         option("--threads", "N", String.valueOf(Config.DEFAULT_THREADS),
-                "Python threads per worker, each with its own interpreter; helps apps that wait on I/O",
+                "Python threads per worker, sharing its interpreter and GIL; helps apps that wait on I/O",
                 (b, f, v) -> b.threads = intIn(f, v, 1, 512));
+        option("--interpreters", "N", String.valueOf(Config.DEFAULT_INTERPRETERS),
+                "isolated Python interpreters per worker, each with its own GIL, thread and copy of the app "
+                        + "(Python " + Config.MIN_INTERPRETERS_PYTHON + "+): N run in parallel in one JVM",
+                (b, f, v) -> b.interpreters = intIn(f, v, 1, MAX_INTERPRETERS));
         option("--chdir", "DIR", "none", "change to DIR before loading the app (also put first on sys.path)",
                 (b, f, v) -> b.chdir = v);
         option("--pythonpath", "DIR", "none", "add DIR to sys.path (repeatable)",
@@ -226,10 +234,14 @@ public final class CommandLine {
                 b.trustedProxies.add(Cidr.parse("--trusted-proxy", c));
             }
         }
+        if (b.interpreters > 1 && b.threads > 1) {
+            throw new ConfigException("--threads " + b.threads + " and --interpreters " + b.interpreters
+                    + " cannot be combined: each isolated interpreter runs on one thread of its own");
+        }
         if (b.python != null && b.venv != null) {
             throw new ConfigException("give --python or --venv, not both");
         }
-        return new Run(new Config(b.module, b.listeners, b.workers, b.threads, b.chdir, b.pythonPaths, b.python, b.venv,
+        return new Run(new Config(b.module, b.listeners, b.workers, b.threads, b.interpreters, b.chdir, b.pythonPaths, b.python, b.venv,
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,

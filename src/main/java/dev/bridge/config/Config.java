@@ -10,7 +10,9 @@ import java.util.List;
  * @param module          WSGI app spec: {@code pkg.mod:callable}, {@code mod} or {@code path/file.py:callable}
  * @param listeners       HTTP and uwsgi listeners, in command-line order
  * @param workers         worker processes
- * @param threads         Python threads (each with its own interpreter) per worker
+ * @param threads         Python threads per worker, sharing the worker's one interpreter (and its GIL)
+ * @param interpreters    isolated Python interpreters per worker, each with its own GIL and its own thread;
+ *                        1 = the worker's main interpreter only
  * @param chdir           directory the worker changes to before loading the app, or null
  * @param pythonPaths     directories put in front of {@code sys.path}
  * @param python          explicit Python executable ({@code --python}), or null
@@ -48,6 +50,7 @@ public record Config(
         List<ListenAddress> listeners,
         int workers,
         int threads,
+        int interpreters,
         String chdir,
         List<String> pythonPaths,
         String python,
@@ -106,6 +109,13 @@ public record Config(
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /**
+     * Isolated interpreters per worker: 1, the main interpreter only, so {@code --workers N} means N processes
+     * each with one Python, as in uWSGI and gunicorn, and any C extension loads (see README, Interpreters).
+     */
+    public static final int DEFAULT_INTERPRETERS = 1;
+    /** The oldest CPython whose isolated interpreters we run (3.12.1 crashed with two running Flask). */
+    public static final String MIN_INTERPRETERS_PYTHON = "3.13";
+    /**
      * {@code --python-nice auto}: each worker watches how its threads share the CPUs and moves its Python
      * threads below its event loop only when the event loop is the busier stage and is kept waiting for a CPU
      * (see dev.bridge.worker.AutoNice). On a machine whose CPUs are all busy, the scheduler keeps the event
@@ -157,13 +167,26 @@ public record Config(
                 && listeners.stream().anyMatch(l -> l.protocol() == ListenAddress.Protocol.UWSGI);
     }
 
-    /** True when Python code may run on more than one thread of a worker at once (wsgi.multithread). */
+    /** Whether each Python thread of a worker runs its own isolated interpreter. */
+    public boolean isolatedInterpreters() {
+        return interpreters > 1;
+    }
+
+    /** The Python threads of a worker: one per interpreter, or {@code --threads} sharing the main one. */
+    public int pythonThreads() {
+        return isolatedInterpreters() ? interpreters : threads;
+    }
+
+    /** True when one app object may be called by several threads at once (wsgi.multithread). */
     public boolean multithread() {
         return threads > 1;
     }
 
-    /** True when more than one process serves the app (wsgi.multiprocess). */
+    /**
+     * True when another copy of the app, with state of its own, serves requests at the same time
+     * (wsgi.multiprocess): in another worker process, or in another isolated interpreter of this one.
+     */
     public boolean multiprocess() {
-        return workers > 1;
+        return workers > 1 || interpreters > 1;
     }
 }

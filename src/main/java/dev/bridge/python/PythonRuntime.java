@@ -44,6 +44,29 @@ public record PythonRuntime(String executable, String version, List<String> sysP
                 "-D" + PREFIX + "nativeModule=" + nativeModule);
     }
 
+    /** Whether this Python's version is {@code minimum} ("3.13") or newer. */
+    public boolean atLeast(String minimum) {
+        String[] have = version.split("\\.");
+        String[] want = minimum.split("\\.");
+        for (int i = 0; i < want.length; i++) {
+            int h = i < have.length ? leadingNumber(have[i]) : 0;
+            int w = Integer.parseInt(want[i]);
+            if (h != w) {
+                return h > w;
+            }
+        }
+        return true;
+    }
+
+    /** 13 of "13", 0 of "0rc1": the digits a version part starts with. */
+    private static int leadingNumber(String part) {
+        int end = 0;
+        while (end < part.length() && Character.isDigit(part.charAt(end))) {
+            end++;
+        }
+        return end == 0 ? 0 : Integer.parseInt(part.substring(0, end));
+    }
+
     /** The same runtime with the native module built for it. */
     public PythonRuntime withNativeModule(String path) {
         return new PythonRuntime(executable, version, sysPath, sitePackages, jepJar, jepLibrary, jepVersion, include,

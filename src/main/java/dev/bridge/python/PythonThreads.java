@@ -5,15 +5,19 @@ import dev.bridge.ThreadCpu;
 import dev.bridge.config.Config;
 import dev.bridge.wsgi.ExchangeRouter;
 import dev.bridge.wsgi.WsgiExchange;
+import jep.Interpreter;
 import jep.JepConfig;
 import jep.JepException;
 import jep.MainInterpreter;
 import jep.SharedInterpreter;
+import jep.SubInterpreter;
+import jep.SubInterpreterOptions;
 
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,9 +29,12 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The Python threads of a worker. Each is a platform thread that owns one Jep {@link SharedInterpreter}
- * (interpreters are thread-bound: any call from another thread fails), loads the shim, then takes requests
- * from one shared queue. The first thread boots Python and imports the app; the others start after it. Once
+ * The Python threads of a worker. Each is a platform thread that owns one Jep interpreter (interpreters are
+ * thread-bound: any call from another thread fails), loads the shim, then takes requests from one shared
+ * queue. With {@code --threads}, each owns a {@link SharedInterpreter}: they share CPython's main interpreter,
+ * its modules and its GIL; the first thread boots Python and imports the app, the others start after it. With
+ * {@code --interpreters N}, each owns a {@link SubInterpreter} created isolated (PEP 684: its own GIL, its own
+ * modules, C extensions checked for support), boots it and imports the app into it, all N at once. Once
  * ready to serve, each thread lowers its own scheduling priority by the nice levels it was started with
  * (the import runs at the worker's priority, so a reload is not slowed down), and by what
  * {@link #lowerPriority} asks later, before its next request.
@@ -105,31 +112,46 @@ public final class PythonThreads {
      */
     public void start() throws AppLoadException, NativeLoadException, JepException {
         MainInterpreter.setJepLibraryPath(runtime.jepLibrary());
-        // Jep imports its own Python package while it creates the first interpreter: it must be on the path.
+        // Jep imports its own Python package while it creates an interpreter: it must be on the path.
         SharedInterpreter.setConfig(new JepConfig().addIncludePaths(runtime.sitePackages().toArray(String[]::new)));
-        for (int i = 0; i < config.threads(); i++) {
+        boolean isolated = config.isolatedInterpreters();
+        List<CompletableFuture<String>> boots = new ArrayList<>();
+        for (int i = 0; i < config.pythonThreads(); i++) {
             CompletableFuture<String> booted = new CompletableFuture<>();
-            boolean first = i == 0;
+            boots.add(booted);
+            int index = i;
             Busy b = new Busy();
             busy.add(b);
-            Thread t = new Thread(() -> serve(first, b, booted), "python-" + i);
+            Thread t = new Thread(() -> serve(index, b, booted), "python-" + i);
             threads.add(t);
             t.start();
-            String error;
-            try {
-                error = booted.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new JepException("interrupted while starting Python");
-            } catch (ExecutionException e) {
-                throw e.getCause() instanceof JepException je ? je : new JepException(e.getCause());
+            // The main interpreter's threads wait for the first to load the app; isolated ones each load it.
+            if (!isolated) {
+                awaitBoot(booted);
             }
-            if (error != null && error.startsWith(NATIVE_ERROR)) {
-                throw new NativeLoadException(error.substring(NATIVE_ERROR.length()));
-            }
-            if (error != null) {
-                throw new AppLoadException(error);
-            }
+        }
+        for (CompletableFuture<String> booted : boots) {
+            awaitBoot(booted);
+        }
+    }
+
+    /** Returns once one thread has booted; throws what its boot failed with. Main thread. */
+    private static void awaitBoot(CompletableFuture<String> booted)
+            throws AppLoadException, NativeLoadException, JepException {
+        String error;
+        try {
+            error = booted.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new JepException("interrupted while starting Python");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof JepException je ? je : new JepException(e.getCause());
+        }
+        if (error != null && error.startsWith(NATIVE_ERROR)) {
+            throw new NativeLoadException(error.substring(NATIVE_ERROR.length()));
+        }
+        if (error != null) {
+            throw new AppLoadException(error);
         }
     }
 
@@ -193,9 +215,14 @@ public final class PythonThreads {
         return loops == null ? null : loops.busySummary(since);
     }
 
-    private void serve(boolean first, Busy busy, CompletableFuture<String> booted) {
-        try (SharedInterpreter interp = new SharedInterpreter()) {
-            if (first) {
+    private void serve(int index, Busy busy, CompletableFuture<String> booted) {
+        boolean isolated = config.isolatedInterpreters();
+        Interpreter interp = null;
+        try {
+            interp = isolated ? new SubInterpreter(new JepConfig()
+                    .addIncludePaths(runtime.sitePackages().toArray(String[]::new))
+                    .setSubInterpreterOptions(SubInterpreterOptions.isolated())) : new SharedInterpreter();
+            if (isolated || index == 0) {
                 interp.set("_bridge_shim_source", shimSource());
                 interp.exec("""
                         import sys, types
@@ -206,7 +233,7 @@ public final class PythonThreads {
                         del _m, _bridge_shim_source
                         """);
                 interp.exec("from bridge_wsgi import boot as _bridge_boot");
-                String error = (String) interp.invoke("_bridge_boot", bootSettings());
+                String error = (String) interp.invoke("_bridge_boot", bootSettings(index));
                 if (error != null) {
                     booted.complete(error);
                     return;
@@ -274,11 +301,21 @@ public final class PythonThreads {
             if (!booted.completeExceptionally(e)) {
                 Log.get().error("Python thread " + Thread.currentThread().getName() + " failed", e);
             }
+        } finally {
+            // An isolated interpreter is never finalized: closing several at once aborts CPython 3.13 (a
+            // double free), and the worker exits right after its Python threads end.
+            if (interp != null && !isolated) {
+                try {
+                    interp.close();
+                } catch (JepException e) {
+                    Log.get().warn("Python thread " + Thread.currentThread().getName() + " did not close: " + e.getMessage());
+                }
+            }
         }
     }
 
     /** Makes the calling Python thread's C request loop; returns null, or why the native module cannot be used. */
-    private String startLoop(SharedInterpreter interp) throws java.io.IOException {
+    private String startLoop(Interpreter interp) throws java.io.IOException {
         NativeLoops.Slot slot = loops.slot();
         Object error = interp.invoke("native_loop", loops.listeners(), loops.wakeFd(),
                 slot.control()[0].intValue(), slot.status(), Math.min(config.bufferSize(), MAX_UWSGI_BLOCK),
@@ -291,7 +328,7 @@ public final class PythonThreads {
     private static final int MAX_UWSGI_BLOCK = 65535;
 
     /** Lowers the calling Python thread from {@code nice} to {@link #niceLevels}; returns the latter. */
-    private int lowerTo(SharedInterpreter interp, int nice) {
+    private int lowerTo(Interpreter interp, int nice) {
         int levels = niceLevels;
         if (levels > nice) {
             Object error = interp.invoke("lower_priority", levels - nice);
@@ -303,11 +340,12 @@ public final class PythonThreads {
         return levels;
     }
 
-    private String bootSettings() {
+    private String bootSettings(int index) {
         StringBuilder sb = new StringBuilder();
-        sb.append("tag=").append(Log.tag()).append('\n');
+        sb.append("tag=").append(config.isolatedInterpreters() ? interpreterTag(Log.tag(), index) : Log.tag()).append('\n');
         sb.append("module=").append(config.module()).append('\n');
-        sb.append("chdir=").append(config.chdir() == null ? "" : config.chdir()).append('\n');
+        // Absolute: the working directory is the process's, and isolated interpreters each change to it.
+        sb.append("chdir=").append(config.chdir() == null ? "" : Path.of(config.chdir()).toAbsolutePath()).append('\n');
         sb.append("pythonpath=").append(String.join(File.pathSeparator, config.pythonPaths())).append('\n');
         sb.append("sys_path=").append(String.join(File.pathSeparator, runtime.sysPath())).append('\n');
         sb.append("site_packages=").append(String.join(File.pathSeparator, runtime.sitePackages())).append('\n');
@@ -315,6 +353,13 @@ public final class PythonThreads {
         sb.append("multiprocess=").append(config.multiprocess() ? 1 : 0).append('\n');
         environ.forEach((k, v) -> sb.append("environ.").append(k).append('=').append(v).append('\n'));
         return sb.toString();
+    }
+
+    /** The log tag of isolated interpreter {@code index} of a worker: {@code worker-1.2[pid]} for the second. */
+    static String interpreterTag(String workerTag, int index) {
+        int bracket = workerTag.indexOf('[');
+        String suffix = "." + (index + 1);
+        return bracket < 0 ? workerTag + suffix : workerTag.substring(0, bracket) + suffix + workerTag.substring(bracket);
     }
 
     private static String shimSource() throws IOException {

@@ -108,7 +108,7 @@ final class WarmUp {
 
     private static String run(Config config, Function<WorkerChannels, ChannelHandler> initializer, byte[] request) {
         EmbeddedChannel ch = new EmbeddedChannel();
-        WorkerChannels channels = new WorkerChannels(ch.eventLoop(), exchange -> exchange.complete(CANNED), config.threads());
+        WorkerChannels channels = new WorkerChannels(ch.eventLoop(), exchange -> exchange.complete(CANNED), config.pythonThreads());
         ch.pipeline().addLast(initializer.apply(channels));
         ch.pipeline().fireChannelActive();
         ch.writeInbound(Unpooled.wrappedBuffer(request));

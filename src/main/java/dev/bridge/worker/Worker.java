@@ -179,7 +179,7 @@ public final class Worker {
             return ExitCode.WORKER_BOOT_ERROR;
         }
         PythonThreads python = new PythonThreads(config, runtime, identity, startNice, loops);
-        WorkerChannels channels = new WorkerChannels(loop, python::submit, config.threads());
+        WorkerChannels channels = new WorkerChannels(loop, python::submit, config.pythonThreads());
         // Python (libpython, the app's imports) and the event loop boot in parallel.
         long t0 = System.nanoTime();
         CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
@@ -221,7 +221,8 @@ public final class Worker {
         loop.scheduleAtFixedRate(() -> heartbeat(master, python), Control.HEARTBEAT_MILLIS,
                 Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
         log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
-                + config.threads() + " Python thread(s), booted in " + (booted - t0) / 1_000_000 + " ms"
+                + (config.isolatedInterpreters() ? config.interpreters() + " isolated interpreters"
+                        : config.threads() + " Python thread(s)") + ", booted in " + (booted - t0) / 1_000_000 + " ms"
                 + (standby ? " (from a standby)" : ""));
         return awaitStop(channels, python, master, loops, nativeServers);
     }

@@ -47,6 +47,18 @@ public final class BridgeServer implements AutoCloseable {
         return Path.of(System.getProperty("bridge.jar", root().resolve("target/bridge.jar").toString()));
     }
 
+    /**
+     * The second virtualenv scripts/setup makes, from a CPython 3.13 with a shared libpython, for the tests of
+     * {@code --interpreters}. Missing, it fails the test that asks for it (those tests never skip).
+     */
+    public static Path interpretersVenv() {
+        Path venv = root().resolve(".venv-3.13");
+        if (!Files.isExecutable(venv.resolve("bin/python"))) {
+            throw new IllegalStateException(venv + " is missing: run scripts/setup (it makes it from a CPython 3.13)");
+        }
+        return venv;
+    }
+
     /** Directory of the Python apps used by the tests (src/test/python). */
     public static Path testApps() {
         return root().resolve("src/test/python");

@@ -14,7 +14,7 @@ import java.util.Arrays;
  * purpose), and packets captured from nginx (src/test/resources/uwsgi/nginx, see its README).
  * Strings are written one byte per char (latin-1), so "\u00ff" is the byte 0xff.
  */
-final class Packets {
+public final class Packets {
 
     private Packets() {}
 
@@ -75,7 +75,7 @@ final class Packets {
     }
 
     /** {@code GET uri} as nginx sends it, with extra vars (which may replace the stock ones: see {@link #override}). */
-    static byte[] get(String uri, String... extra) {
+    public static byte[] get(String uri, String... extra) {
         return packet(0, vars(override(nginxVars("GET", uri), extra)), new byte[0]);
     }
 
@@ -151,7 +151,7 @@ final class Packets {
     }
 
     /** Everything the worker sends on {@code s} until it closes (a reset after some bytes keeps them); latin-1. */
-    static String readUntilEnd(Socket s) throws IOException {
+    public static String readUntilEnd(Socket s) throws IOException {
         ByteArrayOutputStream got = new ByteArrayOutputStream();
         InputStream in = s.getInputStream();
         byte[] buf = new byte[8192];
