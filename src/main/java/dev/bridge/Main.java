@@ -14,6 +14,8 @@ import dev.bridge.worker.Worker;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Entry point and role switch: {@code java -jar bridge.jar FLAGS} is the master; {@code Main worker FLAGS}
@@ -57,6 +59,7 @@ public final class Main {
     }
 
     private static int launch(List<String> argv) {
+        Master.preload();
         try {
             CommandLine.Result result = CommandLine.parse(argv);
             if (result instanceof CommandLine.Help help) {
@@ -64,25 +67,38 @@ public final class Main {
                 return ExitCode.OK;
             }
             var config = ((CommandLine.Run) result).config();
-            PythonRuntime python = PythonProbe.probe(config, System.getenv());
-            if (config.isolatedInterpreters() && !python.atLeast(Config.MIN_INTERPRETERS_PYTHON)) {
-                throw new ConfigException("--interpreters " + config.interpreters() + " needs Python "
-                        + Config.MIN_INTERPRETERS_PYTHON + " or newer (isolated interpreters, each with its own GIL); "
-                        + python.executable() + " is " + python.version() + ": choose one with --venv or --python, "
-                        + "or run processes: --interpreters 1 --workers N");
-            }
-            try {
-                python = python.withNativeModule(NativeModule.ensure(python).toString());
-            } catch (ConfigException e) {
-                if (config.servesUwsgiNatively()) { // the uwsgi loop has no other implementation
-                    throw new ConfigException(e.getMessage() + "; or use --uwsgi-loop netty");
+            // The probe runs Python (a tenth of a second): meanwhile the master binds its listeners.
+            CompletableFuture<PythonRuntime> python = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return python(config);
+                } catch (ConfigException e) {
+                    throw new CompletionException(e);
                 }
-                System.err.println("bridge: warning: " + e.getMessage() + "; HTTP requests go through the Python shim meanwhile");
-            }
+            });
             return Master.run(config, python, argv);
         } catch (ConfigException e) {
             System.err.println("bridge: error: " + e.getMessage());
             return ExitCode.USAGE;
+        }
+    }
+
+    /** Probes the chosen Python, checks it can do what the config asks, and builds the native module for it. */
+    private static PythonRuntime python(Config config) throws ConfigException {
+        PythonRuntime python = PythonProbe.probe(config, System.getenv());
+        if (config.isolatedInterpreters() && !python.atLeast(Config.MIN_INTERPRETERS_PYTHON)) {
+            throw new ConfigException("--interpreters " + config.interpreters() + " needs Python "
+                    + Config.MIN_INTERPRETERS_PYTHON + " or newer (isolated interpreters, each with its own GIL); "
+                    + python.executable() + " is " + python.version() + ": choose one with --venv or --python, "
+                    + "or run processes: --interpreters 1 --workers N");
+        }
+        try {
+            return python.withNativeModule(NativeModule.ensure(python).toString());
+        } catch (ConfigException e) {
+            if (config.servesUwsgiNatively()) { // the uwsgi loop has no other implementation
+                throw new ConfigException(e.getMessage() + "; or use --uwsgi-loop netty");
+            }
+            System.err.println("bridge: warning: " + e.getMessage() + "; HTTP requests go through the Python shim meanwhile");
+            return python;
         }
     }
 }

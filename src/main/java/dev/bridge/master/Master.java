@@ -3,6 +3,7 @@ package dev.bridge.master;
 import dev.bridge.ExitCode;
 import dev.bridge.Log;
 import dev.bridge.config.Config;
+import dev.bridge.config.ConfigException;
 import dev.bridge.config.ListenAddress;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.transport.Listeners;
@@ -10,6 +11,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import org.slf4j.Logger;
 import sun.misc.Signal;
@@ -28,6 +30,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -100,12 +105,14 @@ public final class Master {
     private record ClosedEvent(long pid) implements Event {}
 
     private final Config config;
-    private final PythonRuntime python;
+    /** The chosen Python, probed while the listeners are bound; null until {@link #awaitPython}. */
+    private final CompletableFuture<PythonRuntime> probe;
+    private PythonRuntime python;
     private final List<String> userArgs;
     private final Logger log;
     private final Spawner spawner = new Spawner();
     private final MemoryTrim memoryTrim = new MemoryTrim(spawner);
-    private final ClassDataArchive classData;
+    private ClassDataArchive classData;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     private final List<Channel> listeners = new ArrayList<>();
@@ -142,22 +149,32 @@ public final class Master {
     private String lastReload = "none";
     private final Map<Path, Long> touchTimes = new HashMap<>();
 
-    private Master(Config config, PythonRuntime python, List<String> userArgs) {
+    private Master(Config config, CompletableFuture<PythonRuntime> probe, List<String> userArgs) {
         this.config = config;
-        this.python = python;
+        this.probe = probe;
         this.userArgs = userArgs;
         this.log = Log.get();
         this.wanted = config.workers();
-        this.classData = ClassDataArchive.forWorkers(config, python, WorkerCommand.ownJar());
+    }
+
+    /**
+     * Starts loading what the master needs before it can spawn a worker (jnr-posix) on another thread, so it
+     * overlaps the launcher's own work (the command line, the Python probe). Any thread, any number of times.
+     */
+    public static void preload() {
+        Spawner.preload();
+        // Netty's native transport: loading it is most of the time the master's event loop takes to make.
+        CompletableFuture.runAsync(Epoll::isAvailable);
     }
 
     /** Runs the server until it is stopped; returns the process's exit code. */
-    public static int run(Config config, PythonRuntime python, List<String> userArgs) {
+    public static int run(Config config, CompletableFuture<PythonRuntime> python, List<String> userArgs)
+            throws ConfigException {
         Log.tag("master");
         return new Master(config, python, userArgs).run();
     }
 
-    private int run() {
+    private int run() throws ConfigException {
         long ignored = ignoredSignals();
         for (String name : List.of("TERM", "INT", "HUP", "TTIN", "TTOU", "USR1")) {
             Signal signal = new Signal(name);
@@ -168,7 +185,9 @@ public final class Master {
             Signal.handle(signal, s -> events.add(new SignalEvent(s.getName())));
         }
         try {
-            bindListeners();
+            List<String> bound = bindListeners();
+            awaitPython();
+            bound.forEach(log::info);
             writePidfile();
             for (String f : config.touchReload()) {
                 touchTimes.put(Path.of(f), modified(Path.of(f)));
@@ -189,14 +208,32 @@ public final class Master {
         }
     }
 
-    /** Binds every listener, except TCP ones under --reuse-port (each worker binds those); -1 marks them. */
-    private void bindListeners() throws IOException, InterruptedException {
+    /** Waits for the Python probe: what the workers' command line needs. */
+    private void awaitPython() throws ConfigException, InterruptedException {
+        try {
+            python = probe.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() instanceof CompletionException c ? c.getCause() : e.getCause();
+            if (cause instanceof ConfigException ce) {
+                throw ce;
+            }
+            throw new IllegalStateException("the Python probe failed", e.getCause());
+        }
+        classData = ClassDataArchive.forWorkers(config, python, WorkerCommand.ownJar());
+    }
+
+    /**
+     * Binds every listener, except TCP ones under --reuse-port (each worker binds those); -1 marks them.
+     * Returns the lines to log once the Python probe said the server can start.
+     */
+    private List<String> bindListeners() throws IOException, InterruptedException {
+        List<String> lines = new ArrayList<>();
         listenFds = new int[config.listeners().size()];
         for (int i = 0; i < listenFds.length; i++) {
             ListenAddress address = config.listeners().get(i);
             if (config.reusePort() && !address.isUnix()) {
                 listenFds[i] = -1;
-                log.info("--reuse-port: each worker binds its own socket for " + address);
+                lines.add("--reuse-port: each worker binds its own socket for " + address);
                 continue;
             }
             Channel l;
@@ -211,8 +248,9 @@ public final class Master {
             String scheme = address.protocol() == ListenAddress.Protocol.UWSGI ? "uwsgi://" : "http://";
             String where = l.localAddress() instanceof InetSocketAddress a
                     ? scheme + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
-            log.info("listening on " + where + " (backlog " + config.backlog() + ")");
+            lines.add("listening on " + where + " (backlog " + config.backlog() + ")");
         }
+        return lines;
     }
 
     private int loop() throws InterruptedException {

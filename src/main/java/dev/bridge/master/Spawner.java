@@ -31,11 +31,22 @@ final class Spawner {
     private static final int SOCK_CLOEXEC = 02000000;
     private static final int O_RDONLY = 0;
 
-    /** Loading jnr-posix takes a quarter of a second: started early, off the critical path. */
-    private final CompletableFuture<POSIX> posix = CompletableFuture.supplyAsync(POSIXFactory::getNativePOSIX);
+    /**
+     * Loading jnr-posix takes 0.3-0.45 s (it binds libc through generated classes): {@link #preload} starts it
+     * when the launcher starts, so it overlaps the Python probe and the master's set-up.
+     */
+    private static volatile CompletableFuture<POSIX> posix;
+
+    /** Starts loading jnr-posix on another thread, once. Any thread. */
+    static synchronized CompletableFuture<POSIX> preload() {
+        if (posix == null) {
+            posix = CompletableFuture.supplyAsync(POSIXFactory::getNativePOSIX);
+        }
+        return posix;
+    }
 
     POSIX posix() {
-        return posix.join();
+        return preload().join();
     }
 
     /** A connected pair of non-blocking unix stream sockets: [master's end, worker's end]. */

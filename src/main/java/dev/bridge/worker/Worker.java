@@ -107,28 +107,56 @@ public final class Worker {
         for (String name : List.of("TERM", "INT")) {
             Signal.handle(new Signal(name), s -> events.add(s.getName()));
         }
+        // A fresh worker knows who it is from its environment: Python boots at once, while the event loop and
+        // the link to the master are made (a third of a second of a worker's start).
+        Booting booting = null;
+        if (!startedAsStandby()) {
+            learntNice = niceLevels(env.get(Control.ENV_PYTHON_NICE));
+            booting = bootPython(Map.of(Control.ENV_WORKER_ID, env.getOrDefault(Control.ENV_WORKER_ID, "0"),
+                    Control.ENV_GENERATION, env.getOrDefault(Control.ENV_GENERATION, "1")));
+            if (booting == null) {
+                return ExitCode.WORKER_BOOT_ERROR;
+            }
+        }
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         try {
             EventLoop loop = group.next();
             MasterLink master = MasterLink.open(loop, Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add);
-            Map<String, String> identity;
-            if (startedAsStandby()) {
-                identity = standBy(master);
+            if (booting == null) {
+                Map<String, String> identity = standBy(master);
                 if (identity == null) {
                     return ExitCode.OK;
                 }
-            } else {
-                identity = Map.of(Control.ENV_WORKER_ID, env.getOrDefault(Control.ENV_WORKER_ID, "0"),
-                        Control.ENV_GENERATION, env.getOrDefault(Control.ENV_GENERATION, "1"));
-                learntNice = niceLevels(env.get(Control.ENV_PYTHON_NICE));
+                booting = bootPython(identity);
+                if (booting == null) {
+                    return ExitCode.WORKER_BOOT_ERROR;
+                }
             }
-            return serve(group, loop, master, identity);
+            return serve(group, loop, master, booting);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return ExitCode.INTERNAL_ERROR;
         } finally {
             group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /** Python booting on threads of its own: its threads, their C loops (or null), the boot's exit code. */
+    private record Booting(PythonThreads python, NativeLoops loops, CompletableFuture<Integer> done, long startedNanos) {}
+
+    /** Starts Python and the app on their own threads; null (logged) when the native loops' pipes cannot be made. */
+    private Booting bootPython(Map<String, String> identity) {
+        int startNice = config.pythonNice() == Config.PYTHON_NICE_AUTO ? learntNice : config.pythonNice();
+        NativeLoops loops;
+        try {
+            loops = config.servesUwsgiNatively() ? new NativeLoops() : null;
+        } catch (IOException e) {
+            log.error("cannot make the native loops' pipes: " + e.getMessage());
+            return null;
+        }
+        PythonThreads python = new PythonThreads(config, runtime, identity, startNice, loops);
+        long t0 = System.nanoTime();
+        return new Booting(python, loops, CompletableFuture.supplyAsync(() -> startPython(python)), t0);
     }
 
     /**
@@ -166,23 +194,14 @@ public final class Worker {
         return Control.STANDBY_ID.equals(env.get(Control.ENV_WORKER_ID));
     }
 
-    /** Boots Python and the app, reports READY, serves until told to stop. */
-    private int serve(EventLoopGroup group, EventLoop loop, MasterLink master, Map<String, String> identity)
+    /** Opens the listeners while Python boots, reports READY, serves until told to stop. */
+    private int serve(EventLoopGroup group, EventLoop loop, MasterLink master, Booting booting)
             throws InterruptedException {
         boolean standby = startedAsStandby();
-        int startNice = config.pythonNice() == Config.PYTHON_NICE_AUTO ? learntNice : config.pythonNice();
-        NativeLoops loops;
-        try {
-            loops = config.servesUwsgiNatively() ? new NativeLoops() : null;
-        } catch (IOException e) {
-            log.error("cannot make the native loops' pipes: " + e.getMessage());
-            return ExitCode.WORKER_BOOT_ERROR;
-        }
-        PythonThreads python = new PythonThreads(config, runtime, identity, startNice, loops);
+        PythonThreads python = booting.python();
+        NativeLoops loops = booting.loops();
+        CompletableFuture<Integer> pythonBoot = booting.done();
         WorkerChannels channels = new WorkerChannels(loop, python::submit, config.pythonThreads());
-        // Python (libpython, the app's imports) and the event loop boot in parallel.
-        long t0 = System.nanoTime();
-        CompletableFuture<Integer> pythonBoot = CompletableFuture.supplyAsync(() -> startPython(python));
         List<Channel> servers;
         List<Channel> nativeServers = new ArrayList<>();
         try {
@@ -222,7 +241,7 @@ public final class Worker {
                 Control.HEARTBEAT_MILLIS, TimeUnit.MILLISECONDS);
         log.info("ready: serving " + config.module() + " on " + describe(servers) + " with "
                 + (config.isolatedInterpreters() ? config.interpreters() + " isolated interpreters"
-                        : config.threads() + " Python thread(s)") + ", booted in " + (booted - t0) / 1_000_000 + " ms"
+                        : config.threads() + " Python thread(s)") + ", booted in " + (booted - booting.startedNanos()) / 1_000_000 + " ms"
                 + (standby ? " (from a standby)" : ""));
         return awaitStop(channels, python, master, loops, nativeServers);
     }

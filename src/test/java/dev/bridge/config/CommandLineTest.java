@@ -264,6 +264,7 @@ class CommandLineTest {
                 Map.entry("--touch-reload", "none"),
                 Map.entry("--uwsgi-socket", "none"),
                 Map.entry("--buffer-size", "65536"),
+                Map.entry("--interpreters", "1"),
                 Map.entry("--trusted-proxy", "127.0.0.0/8 ::1"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
@@ -310,7 +311,7 @@ class CommandLineTest {
                     case "--uwsgi-socket" -> "/tmp/app.sock";
                     case "--buffer-size" -> "8192";
                     case "--trusted-proxy" -> "10.0.0.0/8";
-                    default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.startsWith("--limit")
+                    default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.equals("--interpreters") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
                             || flag.equals("--harakiri") || flag.equals("--reload-mercy")
@@ -319,6 +320,22 @@ class CommandLineTest {
             }
             assertInstanceOf(CommandLine.Run.class, assertDoesNotThrowParse(args.toArray(String[]::new)), flag);
         }
+    }
+
+    @Test
+    void shouldRunOneInterpreterPerWorkerUnlessToldAndNeverWithThreads() throws Exception {
+        Config plain = parse("--module", "m", "--threads", "4");
+        assertEquals(1, plain.interpreters());
+        assertFalse(plain.isolatedInterpreters());
+        assertEquals(4, plain.pythonThreads());
+        Config isolated = parse("--module", "m", "--interpreters", "3", "--workers", "1");
+        assertTrue(isolated.isolatedInterpreters());
+        assertEquals(3, isolated.pythonThreads(), "one thread per interpreter");
+        assertTrue(isolated.multiprocess(), "another copy of the app runs beside it");
+        assertFalse(isolated.multithread());
+        assertEquals("--threads 2 and --interpreters 2 cannot be combined: each isolated interpreter runs on one "
+                + "thread of its own", error("--module", "m", "--threads", "2", "--interpreters", "2"));
+        assertTrue(error("--module", "m", "--interpreters", "0").contains("--interpreters 0: must be between 1 and 256"));
     }
 
     @Test
