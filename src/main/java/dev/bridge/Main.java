@@ -32,15 +32,11 @@ public final class Main {
      * when the JVM has JFR: initialising them took ~100 ms of a worker's boot, on its event loop, just before
      * it could tell the master it was ready. Netty also records a stack trace for one buffer in 128 to find
      * leaks: 1-2% of a worker's event loop; tests and debugging can ask for
-     * {@code -Dio.netty.leakDetection.level=paranoid}. jnr-ffi generates bytecode (with ASM) for each native
-     * function the master binds, which is most of the master's 0.3-0.4 s of jnr start-up; its reflective
-     * invoker is slower per call, but the master makes a handful of calls per worker spawn: launch to first
-     * 200 (Flask, 2 workers) fell by ~130 ms, median of 6 runs each (1.80 -> 1.67 s on a slow hour).
+     * {@code -Dio.netty.leakDetection.level=paranoid}.
      */
     static final Map<String, String> LIBRARY_DEFAULTS = Map.of(
             "io.netty.jfr.enabled", "false",
-            "io.netty.leakDetection.level", "disabled",
-            "jnr.ffi.asm.enabled", "false");
+            "io.netty.leakDetection.level", "disabled");
 
     public static void main(String[] args) {
         LIBRARY_DEFAULTS.forEach((key, value) -> {

@@ -8,7 +8,6 @@ import dev.bridge.config.ListenAddress;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.transport.Listeners;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -18,6 +17,7 @@ import sun.misc.Signal;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -111,11 +111,12 @@ public final class Master {
     private final List<String> userArgs;
     private final Logger log;
     private final Spawner spawner = new Spawner();
-    private final MemoryTrim memoryTrim = new MemoryTrim(spawner);
+    private final MemoryTrim memoryTrim = new MemoryTrim();
     private ClassDataArchive classData;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    private final List<Channel> listeners = new ArrayList<>();
+    /** Reads the workers' control sockets; made once the first worker is spawned (its making takes a while). */
+    private EventLoopGroup group;
+    /** The listeners' descriptors, in config order; -1 for a TCP listener each worker binds (--reuse-port). */
     private int[] listenFds = new int[0];
 
     /** Every live worker process, by pid. */
@@ -158,8 +159,9 @@ public final class Master {
     }
 
     /**
-     * Starts loading what the master needs before it can spawn a worker (jnr-posix) on another thread, so it
-     * overlaps the launcher's own work (the command line, the Python probe). Any thread, any number of times.
+     * Starts loading what the master needs before it can spawn a worker (its JNI library, Netty's native
+     * transport) on other threads, so it overlaps the launcher's own work (the command line, the Python probe).
+     * Any thread.
      */
     public static void preload() {
         Spawner.preload();
@@ -200,11 +202,11 @@ public final class Master {
             log.error("cannot start: " + e.getMessage());
             return ExitCode.WORKER_BOOT_ERROR;
         } finally {
-            for (Channel l : listeners) {
-                l.close();
-            }
+            closeListeners();
             removeFiles();
-            group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
+            if (group != null) {
+                group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
+            }
         }
     }
 
@@ -236,19 +238,29 @@ public final class Master {
                 lines.add("--reuse-port: each worker binds its own socket for " + address);
                 continue;
             }
-            Channel l;
-            try {
-                l = Listeners.bind(group, address, config.backlog(), config.chmodSocket(), false,
-                        new ChannelInboundHandlerAdapter());
-            } catch (IOException | RuntimeException e) {
-                throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+            int fd;
+            String where;
+            if (address.isUnix()) {
+                Listeners.removeStaleSocket(Path.of(address.unixPath()));
+                fd = Posix.listenUnix(address.unixPath().getBytes(StandardCharsets.UTF_8), config.backlog());
+                if (fd >= 0) {
+                    Listeners.chmod(Path.of(address.unixPath()), config.chmodSocket());
+                }
+                where = address.toString();
+            } else {
+                InetSocketAddress a = address.socketAddress();
+                if (a.isUnresolved()) {
+                    throw new IOException("cannot listen on " + address + ": unknown host " + address.host());
+                }
+                fd = Posix.listenInet(a.getAddress().getAddress(), a.getPort(), config.backlog());
+                where = fd < 0 ? "" : a.getAddress().getHostAddress() + ":" + Posix.localPort(fd);
             }
-            listeners.add(l);
-            listenFds[i] = Listeners.fd(l);
+            if (fd < 0) {
+                throw new IOException("cannot listen on " + address + ": " + Posix.strerror(-fd));
+            }
+            listenFds[i] = fd;
             String scheme = address.protocol() == ListenAddress.Protocol.UWSGI ? "uwsgi://" : "http://";
-            String where = l.localAddress() instanceof InetSocketAddress a
-                    ? scheme + a.getAddress().getHostAddress() + ":" + a.getPort() : address.toString();
-            lines.add("listening on " + where + " (backlog " + config.backlog() + ")");
+            lines.add("listening on " + scheme + where + " (backlog " + config.backlog() + ")");
         }
         return lines;
     }
@@ -487,7 +499,20 @@ public final class Master {
         }
     }
 
+    /** Closes the master's own descriptors of the listeners (the sockets live on in the workers). */
+    private void closeListeners() {
+        for (int i = 0; i < listenFds.length; i++) {
+            if (listenFds[i] >= 0) {
+                Posix.close(listenFds[i]);
+                listenFds[i] = -1;
+            }
+        }
+    }
+
     private Channel openControl(long pid, int fd) {
+        if (group == null) {
+            group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        }
         Channel ch = Control.channel(fd, line -> events.add(new LineEvent(pid, line)), () -> events.add(new ClosedEvent(pid)));
         group.register(ch);
         return ch;
@@ -495,17 +520,16 @@ public final class Master {
 
     /** Collects every worker that exited, and decides what its death means. */
     private void reap() {
-        int[] status = new int[1];
         for (WorkerProcess w : List.copyOf(workers.values())) {
-            long r = spawner.posix().waitpid(w.pid, status, 1 /* WNOHANG */);
-            if (r == w.pid) {
+            int status = spawner.exitStatus(w.pid);
+            if (status >= 0) {
                 workers.remove(w.pid);
                 classData.workerExited();
                 memoryTrim.workersChanged();
                 if (w.control != null) {
                     w.control.close();
                 }
-                onExit(w, status[0]);
+                onExit(w, status);
             }
         }
     }
@@ -783,9 +807,7 @@ public final class Master {
 
     private void stopAll(boolean graceful) {
         stopping = true;
-        for (Channel l : listeners) {
-            l.close(); // the workers hold their own copies until they have emptied the queue
-        }
+        closeListeners(); // the workers hold their own copies until they have emptied the queue
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceful ? config.gracefulTimeout() + 1 : FAST_STOP_SECONDS);
         for (WorkerProcess w : workers.values()) {
             w.state = WorkerProcess.State.STOPPING;
@@ -810,7 +832,7 @@ public final class Master {
 
     private void kill(WorkerProcess w, int signal) {
         w.killed |= signal == SIGKILL;
-        spawner.posix().kill(w.pid, signal);
+        spawner.kill(w.pid, signal);
     }
 
     private void logStats() {

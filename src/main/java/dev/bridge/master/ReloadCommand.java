@@ -1,7 +1,6 @@
 package dev.bridge.master;
 
 import dev.bridge.ExitCode;
-import jnr.posix.POSIXFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -52,7 +51,7 @@ public final class ReloadCommand {
         String[] before = read(status);
         long lastGeneration = before == null ? 0 : Long.parseLong(before[0]);
         long asked = System.currentTimeMillis();
-        if (POSIXFactory.getNativePOSIX().kill(pid, SIGHUP) != 0) {
+        if (Posix.kill(pid, SIGHUP) != 0) {
             System.err.println("bridge reload: no master with pid " + pid + " (from " + pidfile + ")");
             return 1;
         }

@@ -27,7 +27,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 /**
  * Listening sockets: bound once by the master, adopted by every worker.
  *
- * <p>The master binds with Netty's epoll channels but never accepts on them; it only hands their
+ * <p>The master binds them (dev.bridge.master.Posix) but never accepts on them; it only hands their
  * descriptors to the workers it spawns. A worker wraps the descriptor it inherited
  * ({@code new EpollServerSocketChannel(fd)}) and registers it instead of binding. Nobody ever calls
  * shutdown() on a listener: the socket is shared, and shutdown acts on the socket, not on one process's
@@ -70,9 +70,7 @@ public final class Listeners {
             removeStaleSocket(path);
             Channel ch = b.channelFactory(EpollServerDomainSocketChannel::new)
                     .bind(new DomainSocketAddress(path.toFile())).sync().channel();
-            if (chmod >= 0) {
-                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(permissions(chmod)));
-            }
+            chmod(path, chmod);
             return ch;
         }
         b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true);
@@ -112,7 +110,11 @@ public final class Listeners {
         return b;
     }
 
-    private static void removeStaleSocket(Path path) throws IOException {
+    /**
+     * Makes way for a unix socket listener at {@code path}: a socket file nobody answers on any more is
+     * removed; one that a live server answers on, or a file that is not a socket, is an error.
+     */
+    public static void removeStaleSocket(Path path) throws IOException {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -130,6 +132,13 @@ public final class Listeners {
     private static String fileType(Path path) throws IOException {
         Object mode = Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
         return ((Integer) mode & 0170000) == 0140000 ? "socket" : "other";
+    }
+
+    /** Sets a unix socket's permission bits (e.g. 0660); -1 leaves the umask's. */
+    public static void chmod(Path path, int mode) throws IOException {
+        if (mode >= 0) {
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(permissions(mode)));
+        }
     }
 
     static String permissions(int mode) {

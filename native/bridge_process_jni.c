@@ -1,0 +1,244 @@
+/* The JNI side of dev.bridge.master.Posix: the few process calls the master makes that the JDK lacks.
+ * Each returns 0 (or a pid) on success and -errno on failure, and sets no Java exception except
+ * OutOfMemoryError when it cannot copy its arguments. Called from the master's main thread (and from
+ * `bridge reload`), never concurrently with itself on one object: no state here. */
+#include <errno.h>
+#include <jni.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn_fds.h"
+
+/* A Java String[] as a NULL-terminated char*[] of modified UTF-8 (paths, flags and environment entries). */
+static char **strings(JNIEnv *env, jobjectArray array) {
+    jsize n = (*env)->GetArrayLength(env, array);
+    char **out = calloc((size_t)n + 1, sizeof *out);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (jsize i = 0; i < n; i++) {
+        jstring s = (jstring)(*env)->GetObjectArrayElement(env, array, i);
+        const char *utf = s == NULL ? NULL : (*env)->GetStringUTFChars(env, s, NULL);
+        if (utf == NULL) {
+            for (jsize j = 0; j < i; j++) {
+                free(out[j]);
+            }
+            free(out);
+            return NULL;
+        }
+        size_t len = (size_t)(*env)->GetStringUTFLength(env, s);
+        out[i] = malloc(len + 1);
+        if (out[i] != NULL) {
+            for (size_t k = 0; k < len; k++) {
+                out[i][k] = utf[k];
+            }
+            out[i][len] = '\0';
+        }
+        (*env)->ReleaseStringUTFChars(env, s, utf);
+        (*env)->DeleteLocalRef(env, s);
+        if (out[i] == NULL) {
+            for (jsize j = 0; j < i; j++) {
+                free(out[j]);
+            }
+            free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void free_strings(char **s) {
+    if (s != NULL) {
+        for (char **p = s; *p != NULL; p++) {
+            free(*p);
+        }
+        free(s);
+    }
+}
+
+static void out_of_memory(JNIEnv *env) {
+    if (!(*env)->ExceptionCheck(env)) {
+        jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
+        if (oom != NULL) {
+            (*env)->ThrowNew(env, oom, "copying the arguments of posix_spawn");
+        }
+    }
+}
+
+JNIEXPORT jlong JNICALL Java_dev_bridge_master_Posix_spawn(JNIEnv *env, jclass cls, jobjectArray argv,
+                                                          jobjectArray envp, jintArray inherit, jint firstFd,
+                                                          jintArray openFds) {
+    (void)cls;
+    char **args = strings(env, argv);
+    char **environment = args == NULL ? NULL : strings(env, envp);
+    jint *in = environment == NULL ? NULL : (*env)->GetIntArrayElements(env, inherit, NULL);
+    jint *open = in == NULL ? NULL : (*env)->GetIntArrayElements(env, openFds, NULL);
+    jlong result = -ENOMEM;
+    if (open == NULL) {
+        out_of_memory(env);
+    } else {
+        pid_t pid = 0;
+        int rc = spawn_with_fds(args[0], args, environment, (const int *)in, (*env)->GetArrayLength(env, inherit),
+                                firstFd, (const int *)open, (*env)->GetArrayLength(env, openFds), &pid);
+        result = rc == 0 ? (jlong)pid : -(jlong)rc;
+    }
+    if (open != NULL) {
+        (*env)->ReleaseIntArrayElements(env, openFds, open, JNI_ABORT);
+    }
+    if (in != NULL) {
+        (*env)->ReleaseIntArrayElements(env, inherit, in, JNI_ABORT);
+    }
+    free_strings(environment);
+    free_strings(args);
+    return result;
+}
+
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_socketpair(JNIEnv *env, jclass cls, jintArray fds) {
+    (void)cls;
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+        return -errno;
+    }
+    jint out[2] = {pair[0], pair[1]};
+    (*env)->SetIntArrayRegion(env, fds, 0, 2, out);
+    return 0;
+}
+
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_waitNoHang(JNIEnv *env, jclass cls, jlong pid, jintArray status) {
+    (void)cls;
+    int st = 0;
+    pid_t r = waitpid((pid_t)pid, &st, WNOHANG);
+    if (r < 0) {
+        return -errno;
+    }
+    jint out = st;
+    (*env)->SetIntArrayRegion(env, status, 0, 1, &out);
+    return (jint)r;
+}
+
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_kill(JNIEnv *env, jclass cls, jlong pid, jint signal) {
+    (void)env;
+    (void)cls;
+    return kill((pid_t)pid, signal) == 0 ? 0 : -errno;
+}
+
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_close(JNIEnv *env, jclass cls, jint fd) {
+    (void)env;
+    (void)cls;
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_defaultSignal(JNIEnv *env, jclass cls, jint signum) {
+    (void)env;
+    (void)cls;
+    struct sigaction sa = {.sa_handler = SIG_DFL};
+    sigemptyset(&sa.sa_mask);
+    return sigaction(signum, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_mallocTrim(JNIEnv *env, jclass cls) {
+    (void)env;
+    (void)cls;
+    return malloc_trim(0);
+}
+
+/* The end of a listener's set-up: listen(2), or close the socket and return -errno. */
+static jint listening(int fd, int backlog) {
+    if (listen(fd, backlog) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* A non-blocking TCP listener (SO_REUSEADDR) on a 4-byte IPv4 or 16-byte IPv6 address; the fd or -errno.
+ * Non-blocking because the flag belongs to the socket, which every worker shares. */
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_listenInet(JNIEnv *env, jclass cls, jbyteArray address,
+                                                              jint port, jint backlog) {
+    (void)cls;
+    jsize n = (*env)->GetArrayLength(env, address);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    if (n == 4) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        (*env)->GetByteArrayRegion(env, address, 0, 4, (jbyte *)&in->sin_addr);
+        len = sizeof *in;
+    } else if (n == 16) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        (*env)->GetByteArrayRegion(env, address, 0, 16, (jbyte *)&in6->sin6_addr);
+        len = sizeof *in6;
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 || bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return listening(fd, backlog);
+}
+
+/* A non-blocking unix stream listener at path (bytes, not NUL-terminated); the fd or -errno. */
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_listenUnix(JNIEnv *env, jclass cls, jbyteArray path, jint backlog) {
+    (void)cls;
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    jsize n = (*env)->GetArrayLength(env, path);
+    if (n <= 0 || (size_t)n >= sizeof un.sun_path) {
+        return -ENAMETOOLONG;
+    }
+    (*env)->GetByteArrayRegion(env, path, 0, n, (jbyte *)un.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (bind(fd, (struct sockaddr *)&un, sizeof un) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return listening(fd, backlog);
+}
+
+/* The port a TCP listener got (it asked for 0 to be given one), or -errno. */
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_localPort(JNIEnv *env, jclass cls, jint fd) {
+    (void)env;
+    (void)cls;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        return -errno;
+    }
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* strerror(3): what an errno means, for the log. */
+JNIEXPORT jstring JNICALL Java_dev_bridge_master_Posix_strerror(JNIEnv *env, jclass cls, jint errnum) {
+    (void)cls;
+    char buf[128];
+    if (strerror_r(errnum, buf, sizeof buf) != 0) { /* the XSI strerror_r */
+        snprintf(buf, sizeof buf, "errno %d", (int)errnum);
+    }
+    return (*env)->NewStringUTF(env, buf);
+}
