@@ -73,7 +73,11 @@ final class ClassDataArchive {
         return List.of();
     }
 
-    /** A worker exited: if it was the one dumping, put its archive in place (and drop archives of old builds). */
+    /**
+     * A worker exited: if it was the one dumping, put its archive in place, and drop what is not needed any more:
+     * archives beyond the {@value #KEPT} most recently made (old builds; several virtualenvs or flag sets in use
+     * each keep theirs), and dumps that a master which died never moved into place.
+     */
     void workerExited() {
         if (dumping == null || !Files.isRegularFile(dumping)) {
             return;
@@ -81,13 +85,34 @@ final class ClassDataArchive {
         try {
             Files.move(dumping, archive, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            try (Stream<Path> old = Files.list(archive.getParent())) {
-                old.filter(p -> p.getFileName().toString().startsWith("worker-") && !p.equals(archive)
-                                && p.getFileName().toString().endsWith(".jsa"))
-                        .forEach(p -> p.toFile().delete());
+            try (Stream<Path> files = Files.list(archive.getParent())) {
+                List<Path> archives = new java.util.ArrayList<>();
+                files.forEach(p -> {
+                    String name = p.getFileName().toString();
+                    if (name.startsWith("worker-") && name.endsWith(".jsa")) {
+                        archives.add(p);
+                    } else if (name.startsWith("worker-") && name.endsWith(".tmp") && !dumperAlive(name)) {
+                        p.toFile().delete();
+                    }
+                });
+                archives.sort(java.util.Comparator.comparingLong((Path p) -> p.toFile().lastModified()).reversed());
+                archives.stream().skip(KEPT).filter(p -> !p.equals(archive)).forEach(p -> p.toFile().delete());
             }
         } catch (IOException e) {
             dumping.toFile().delete();
+        }
+    }
+
+    /** Archives kept in the cache directory: the most recently made. */
+    static final int KEPT = 4;
+
+    /** Whether the master named in a dump's file name ({@code worker-HASH.jsa.PID.tmp}) still runs. */
+    private static boolean dumperAlive(String name) {
+        String[] parts = name.split("\\.");
+        try {
+            return parts.length >= 2 && ProcessHandle.of(Long.parseLong(parts[parts.length - 2])).isPresent();
+        } catch (NumberFormatException e) {
+            return false;
         }
     }
 }
