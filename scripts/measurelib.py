@@ -21,6 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS_DIR = os.path.join(ROOT, "scripts", "bench_apps")
 PROJECT_VENV = os.path.join(ROOT, ".venv")
 PROJECT_PYTHON = os.path.join(PROJECT_VENV, "bin", "python")
+# The CPython 3.13 virtualenv scripts/setup makes: --interpreters needs 3.13+.
+INTERP_VENV = os.path.join(ROOT, ".venv-3.13")
 JAR = os.path.join(ROOT, "target", "bridge.jar")
 BENCH_DIR = os.path.join(ROOT, ".bench")
 PEER_VENV = os.path.join(BENCH_DIR, "venv")
@@ -525,10 +527,17 @@ def kill_leftovers():
         _LIVE.remove(server)
 
 
-def bridge_argv(app_target, port, workers, extra=(), java_flags=()):
-    return (["java"] + list(java_flags) + ["-jar", JAR, "--venv", PROJECT_VENV, "--pythonpath", APPS_DIR,
+def bridge_argv(app_target, port, workers, extra=(), java_flags=(), venv=PROJECT_VENV):
+    return (["java"] + list(java_flags) + ["-jar", JAR, "--venv", venv, "--pythonpath", APPS_DIR,
              "--module", app_target, "--http", "127.0.0.1:%d" % port, "--workers", str(workers),
              "--disable-logging"] + list(extra))
+
+
+def check_interp_venv():
+    """Exits with a clear line when .venv-3.13 (for --interpreters) is missing."""
+    if not os.access(os.path.join(INTERP_VENV, "bin", "python"), os.X_OK):
+        say("%s: no %s: run scripts/setup first (it makes it from a CPython 3.13)" % (PROG, rel(INTERP_VENV)))
+        sys.exit(1)
 
 
 def bridge_worker_id(pid):

@@ -4,8 +4,11 @@
   /sleep?ms=N  -> sleeps N ms, then as /
   /print       -> prints a line naming the interpreter (to the log), then as /
   /environ     -> wsgi.multiprocess and wsgi.multithread, e.g. "multiprocess=True multithread=False"
+  /features    -> what an app may do in this interpreter: a daemon thread, a subprocess, os.fork
 """
 import os
+import subprocess
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -25,10 +28,39 @@ def application(environ, start_response):
         time.sleep(int(query.get("ms", ["0"])[0]) / 1000.0)
     elif path == "/print":
         print("hello from interpreter %d" % INTERPRETER)
-    if path == "/environ":
+    if path == "/features":
+        body = " ".join("%s=%s" % (name, _try(f)) for name, f in (
+            ("daemon_thread", _daemon_thread), ("subprocess", _subprocess), ("fork", _fork)))
+    elif path == "/environ":
         body = "multiprocess=%s multithread=%s" % (environ["wsgi.multiprocess"], environ["wsgi.multithread"])
     else:
         body = "pid=%d interpreter=%d served=%d" % (os.getpid(), INTERPRETER, _served)
     data = body.encode("ascii")
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))])
     return [data]
+
+
+def _try(f):
+    try:
+        f()
+        return "yes"
+    except Exception as e:
+        return "no(%s)" % type(e).__name__
+
+
+def _daemon_thread():
+    done = threading.Event()
+    threading.Thread(target=done.set, daemon=True).start()
+    if not done.wait(5):
+        raise TimeoutError()
+
+
+def _subprocess():
+    subprocess.run(["true"], check=True)
+
+
+def _fork():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)

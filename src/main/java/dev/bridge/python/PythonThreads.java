@@ -221,7 +221,8 @@ public final class PythonThreads {
         try {
             interp = isolated ? new SubInterpreter(new JepConfig()
                     .addIncludePaths(runtime.sitePackages().toArray(String[]::new))
-                    .setSubInterpreterOptions(SubInterpreterOptions.isolated())) : new SharedInterpreter();
+                    .setSubInterpreterOptions(SubInterpreterOptions.isolated().setAllowDaemonThreads(true)))
+                    : new SharedInterpreter();
             if (isolated || index == 0) {
                 interp.set("_bridge_shim_source", shimSource());
                 interp.exec("""
@@ -303,7 +304,9 @@ public final class PythonThreads {
             }
         } finally {
             // An isolated interpreter is never finalized: closing several at once aborts CPython 3.13 (a
-            // double free), and the worker exits right after its Python threads end.
+            // double free), and the worker exits right after its Python threads end. That is also why daemon
+            // threads are allowed (CPython forbids them in isolated interpreters, which it cannot stop at
+            // finalization): libraries start them (sentry-sdk's transport, logging's QueueListener).
             if (interp != null && !isolated) {
                 try {
                     interp.close();

@@ -129,6 +129,9 @@ class InterpretersIT {
             assertEquals(sent, highest.values().stream().mapToInt(Integer::intValue).sum(),
                     "each interpreter's counter " + highest + " counts its own requests");
             assertEquals("multiprocess=True multithread=False", httpGet(server.port(), "/environ"));
+            // Daemon threads are allowed (CPython forbids them in isolated interpreters, which we never finalize),
+            // subprocesses work, os.fork does not (CPython's isolated interpreters refuse it).
+            assertEquals("daemon_thread=yes subprocess=yes fork=no(RuntimeError)", httpGet(server.port(), "/features"));
             Set<String> printers = new TreeSet<>();
             for (int i = 0; i < 40 && printers.size() < 2; i++) {
                 Matcher m = ANSWER.matcher(httpGet(server.port(), "/print"));
