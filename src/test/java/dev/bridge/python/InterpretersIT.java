@@ -144,6 +144,16 @@ class InterpretersIT {
                 assertTrue(server.awaitLog("hello from interpreter " + interpreter, Duration.ofSeconds(5))
                         && line.matcher(server.log()).find(), "interpreter " + interpreter + "'s stdout is in the log, tagged:\n" + server.log());
             }
+            // The access log: HTTP lines come from the worker's event loop, uwsgi lines from each interpreter's C loop.
+            assertTrue(Pattern.compile("INFO worker-1\\[\\d+\\] - \\S+ \"GET /sleep\\?ms=600 HTTP/1\\.1\" 200 ")
+                    .matcher(server.log()).find(), server.log());
+            Matcher uwsgiLines = Pattern.compile("INFO worker-1\\.([12])\\[\\d+\\] - \\S+ \"GET /sleep\\?ms=600 HTTP/1\\.1\" 200 ")
+                    .matcher(server.log());
+            Set<String> uwsgiTags = new TreeSet<>();
+            while (uwsgiLines.find()) {
+                uwsgiTags.add(uwsgiLines.group(1));
+            }
+            assertEquals(Set.of("1", "2"), uwsgiTags, "each interpreter's C loop logs its uwsgi requests:\n" + server.log());
             Matcher loaded = Pattern.compile("OUT worker-1\\.([12])\\[\\d+\\] - interpreter \\d+ of pid \\d+ loaded the app").matcher(server.log());
             Set<String> tags = new TreeSet<>();
             while (loaded.find()) {
