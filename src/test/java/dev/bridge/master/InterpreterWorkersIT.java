@@ -28,6 +28,17 @@ class InterpreterWorkersIT {
                 "--module", "master_app:application", "--interpreters", "2", "--disable-logging"), extra);
     }
 
+    /** Waits until a worker other than {@code pid} answers. */
+    private static boolean anotherWorkerServes(BridgeServer server, long pid) throws InterruptedException {
+        return MasterTesting.await(BOOT, () -> {
+            try {
+                return MasterTesting.pidOf(server.port(), "/", 10_000) != pid;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+    }
+
     @Test
     void reloadsUnderLoadFailNothingAndUseTheStandbys() throws Exception {
         try (BridgeServer server = start(2);
@@ -65,13 +76,7 @@ class InterpreterWorkersIT {
             assertTrue(answer == null || answer.status() != 200, "the stuck request got no answer: " + answer);
             assertTrue(took >= 1900 && took < 6000, "cut after " + took + " ms for a 2 s --harakiri");
             assertTrue(Pattern.compile("harakiri.*pid " + stuck + "\\D").matcher(server.log()).find(), server.log());
-            assertTrue(MasterTesting.await(BOOT, () -> {
-                try {
-                    return MasterTesting.pidOf(server.port(), "/", 10_000) != stuck;
-                } catch (IOException e) {
-                    return false;
-                }
-            }), "a new worker serves:\n" + server.log());
+            assertTrue(anotherWorkerServes(server, stuck), "a new worker serves:\n" + server.log());
         }
     }
 
@@ -84,13 +89,7 @@ class InterpreterWorkersIT {
             }
             assertTrue(server.awaitLog("requests (--max-requests): starting its replacement", Duration.ofSeconds(10)),
                     server.log());
-            assertTrue(MasterTesting.await(BOOT, () -> {
-                try {
-                    return MasterTesting.pidOf(server.port(), "/", 10_000) != first;
-                } catch (IOException e) {
-                    return false;
-                }
-            }), "the replacement serves:\n" + server.log());
+            assertTrue(anotherWorkerServes(server, first), "the replacement serves:\n" + server.log());
         }
     }
 
