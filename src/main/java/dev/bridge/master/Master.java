@@ -118,6 +118,8 @@ public final class Master {
     private EventLoopGroup group;
     /** The listeners' descriptors, in config order; -1 for a TCP listener each worker binds (--reuse-port). */
     private int[] listenFds = new int[0];
+    /** The unix socket files this master bound (removed at exit; never another server's). */
+    private final List<Path> boundSockets = new ArrayList<>();
 
     /** Every live worker process, by pid. */
     private final Map<Long, WorkerProcess> workers = new LinkedHashMap<>();
@@ -241,9 +243,14 @@ public final class Master {
             int fd;
             String where;
             if (address.isUnix()) {
-                Listeners.removeStaleSocket(Path.of(address.unixPath()));
+                try {
+                    Listeners.removeStaleSocket(Path.of(address.unixPath()));
+                } catch (IOException e) {
+                    throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+                }
                 fd = Posix.listenUnix(address.unixPath().getBytes(StandardCharsets.UTF_8), config.backlog());
                 if (fd >= 0) {
+                    boundSockets.add(Path.of(address.unixPath()));
                     Listeners.chmod(Path.of(address.unixPath()), config.chmodSocket());
                 }
                 where = address.toString();
@@ -906,13 +913,12 @@ public final class Master {
                 Files.deleteIfExists(Path.of(config.pidfile()));
                 Files.deleteIfExists(Path.of(config.pidfile() + ".reload"));
             }
-            for (ListenAddress a : config.listeners()) {
-                if (a.isUnix()) {
-                    Files.deleteIfExists(Path.of(a.unixPath()));
-                }
+            for (Path socket : boundSockets) {
+                Files.deleteIfExists(socket);
             }
         } catch (IOException e) {
             log.warn("cannot clean up: " + e.getMessage());
         }
     }
+
 }

@@ -119,11 +119,11 @@ public final class Listeners {
             return;
         }
         if (!"socket".equals(fileType(path))) {
-            throw new IOException(path + " exists and is not a socket: not replacing it");
+            throw new IOException("the file exists and is not a socket: not replacing it");
         }
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             probe.connect(UnixDomainSocketAddress.of(path));
-            throw new IOException("another server is listening on " + path);
+            throw new IOException("another server is listening on it");
         } catch (ConnectException stale) {
             Files.delete(path); // nobody answers: a socket file left behind by a server that died
         }

@@ -1,9 +1,13 @@
 package dev.bridge.master;
 
 import dev.bridge.testing.BridgeServer;
+import dev.bridge.testing.Launch;
 import dev.bridge.testing.RawHttp;
 import org.junit.jupiter.api.Test;
 
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,6 +63,31 @@ class OperationsIT {
         } finally {
             Files.deleteIfExists(pidfile);
             Files.deleteIfExists(pidfile.getParent());
+        }
+    }
+
+    /**
+     * A second server asked for the unix socket a live one listens on: it says so in one line and exits 3,
+     * and the first one's socket file is left alone (it still answers through it).
+     */
+    @Test
+    void aUnixSocketAnotherServerListensOnIsNotTakenNorRemoved() throws Exception {
+        Path dir = Files.createTempDirectory("bridge-socket");
+        Path socket = dir.resolve("app.sock");
+        try (BridgeServer first = BridgeServer.start("--module", APP, "--uwsgi-socket", socket.toString())) {
+            Launch.Result second = Launch.run(List.of("--venv", BridgeServer.root().resolve(".venv").toString(),
+                    "--chdir", BridgeServer.testApps().toString(), "--module", APP, "--uwsgi-socket", socket.toString()),
+                    null, null, 60);
+            assertEquals(3, second.exitCode(), second.output());
+            assertTrue(second.output().contains("cannot listen on " + socket + ": another server is listening on it"),
+                    second.output());
+            assertTrue(Files.exists(socket), "the first server's socket file is still there");
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                assertTrue(ch.connect(UnixDomainSocketAddress.of(socket)), "and it still answers on it");
+            }
+        } finally {
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(dir);
         }
     }
 
