@@ -79,7 +79,7 @@ class OperationsIT {
                     "--chdir", BridgeServer.testApps().toString(), "--module", APP, "--uwsgi-socket", socket.toString()),
                     null, null, 60);
             assertEquals(3, second.exitCode(), second.output());
-            assertTrue(second.output().contains("cannot listen on " + socket + ": another server is listening on it"),
+            assertTrue(second.output().contains("cannot listen on uwsgi://" + socket + ": another server is listening on it"),
                     second.output());
             assertTrue(Files.exists(socket), "the first server's socket file is still there");
             try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
