@@ -105,7 +105,9 @@ public final class PythonThreads {
     }
 
     /**
-     * Initialises CPython, loads the app on the first thread and starts every thread.
+     * Initialises CPython and starts every thread: with {@code --threads}, the first loads the app and the
+     * others follow it; with {@code --interpreters}, each loads the app into its own interpreter, all at once.
+     * Returns once every thread has booted.
      *
      * @throws AppLoadException the app could not be loaded (its traceback is in the log)
      * @throws JepException     Jep itself failed (e.g. its native library cannot be loaded)
