@@ -65,6 +65,14 @@ public final class PythonThreads {
         }
     }
 
+    /**
+     * Stack size of a Python thread, in bytes: what CPython's recursion limits assume (the main thread's and
+     * pthreads' default, 8 MiB), not the workers' -Xss512k. With 512 KiB, a request body of 5,000 nested JSON
+     * arrays made json.loads overflow the stack and the worker die of SIGSEGV, where CPython raises
+     * RecursionError. Only the pages a thread touches cost memory.
+     */
+    static final long PYTHON_STACK_BYTES = 8L << 20;
+
     private static final WsgiExchange STOP = new WsgiExchange(null, null, null, null);
     /** Marks a boot error of the native module, not of the app. */
     private static final String NATIVE_ERROR = "native:";
@@ -124,7 +132,7 @@ public final class PythonThreads {
             int index = i;
             Busy b = new Busy();
             busy.add(b);
-            Thread t = new Thread(() -> serve(index, b, booted), "python-" + i);
+            Thread t = new Thread(null, () -> serve(index, b, booted), "python-" + i, PYTHON_STACK_BYTES);
             threads.add(t);
             t.start();
             // The main interpreter's threads wait for the first to load the app; isolated ones each load it.
