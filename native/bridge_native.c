@@ -424,17 +424,7 @@ static long long parse_content_length(const char *v, Py_ssize_t n) {
     while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) {
         n--;
     }
-    long long cl = 0;
-    if (n == 0 || n > 18) {
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        if (v[k] < '0' || v[k] > '9') {
-            return -1;
-        }
-        cl = cl * 10 + (v[k] - '0');
-    }
-    return cl;
+    return n == 0 ? -1 : uwsgi_parse_length(v, (size_t)n);
 }
 
 static const char *const HOP_BY_HOP[] = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",

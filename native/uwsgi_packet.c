@@ -7,8 +7,7 @@ static unsigned u16le(const unsigned char *p) {
     return (unsigned)p[0] | ((unsigned)p[1] << 8);
 }
 
-/* CONTENT_LENGTH: up to 18 decimal digits (as the Java decoder), or empty. -1 when malformed. */
-static long long parse_length(const char *s, size_t n) {
+long long uwsgi_parse_length(const char *s, size_t n) {
     long long v = 0;
     if (n > 18) {
         return -1;
@@ -84,7 +83,7 @@ long uwsgi_parse(const unsigned char *buf, size_t len, size_t max_block, struct 
             return -1;
         }
         if (v->key_len == 14 && memcmp(v->key, "CONTENT_LENGTH", 14) == 0) {
-            long long n = parse_length(v->value, v->value_len);
+            long long n = uwsgi_parse_length(v->value, v->value_len);
             if (n < 0) {
                 snprintf(error, UWSGI_ERROR_SIZE, "bad CONTENT_LENGTH %.*s",
                          v->value_len > 32 ? 32 : (int)v->value_len, v->value);

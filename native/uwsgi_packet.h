@@ -44,4 +44,8 @@ struct uwsgi_packet {
 long uwsgi_parse(const unsigned char *buf, size_t len, size_t max_block, struct uwsgi_packet *out,
                  char error[UWSGI_ERROR_SIZE]);
 
+/* A length in decimal digits, as CONTENT_LENGTH carries it: up to 18 of them (the Java decoders' bound), no
+ * sign, no blanks; "" is 0. -1 when malformed. The app's Content-Length header is read with it too. */
+long long uwsgi_parse_length(const char *s, size_t n);
+
 #endif
