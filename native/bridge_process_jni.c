@@ -17,44 +17,6 @@
 
 #include "spawn_fds.h"
 
-/* A Java String[] as a NULL-terminated char*[] of modified UTF-8 (paths, flags and environment entries). */
-static char **strings(JNIEnv *env, jobjectArray array) {
-    jsize n = (*env)->GetArrayLength(env, array);
-    char **out = calloc((size_t)n + 1, sizeof *out);
-    if (out == NULL) {
-        return NULL;
-    }
-    for (jsize i = 0; i < n; i++) {
-        jstring s = (jstring)(*env)->GetObjectArrayElement(env, array, i);
-        const char *utf = s == NULL ? NULL : (*env)->GetStringUTFChars(env, s, NULL);
-        if (utf == NULL) {
-            for (jsize j = 0; j < i; j++) {
-                free(out[j]);
-            }
-            free(out);
-            return NULL;
-        }
-        size_t len = (size_t)(*env)->GetStringUTFLength(env, s);
-        out[i] = malloc(len + 1);
-        if (out[i] != NULL) {
-            for (size_t k = 0; k < len; k++) {
-                out[i][k] = utf[k];
-            }
-            out[i][len] = '\0';
-        }
-        (*env)->ReleaseStringUTFChars(env, s, utf);
-        (*env)->DeleteLocalRef(env, s);
-        if (out[i] == NULL) {
-            for (jsize j = 0; j < i; j++) {
-                free(out[j]);
-            }
-            free(out);
-            return NULL;
-        }
-    }
-    return out;
-}
-
 static void free_strings(char **s) {
     if (s != NULL) {
         for (char **p = s; *p != NULL; p++) {
@@ -62,6 +24,34 @@ static void free_strings(char **s) {
         }
         free(s);
     }
+}
+
+/* A Java String[] as a NULL-terminated char*[] of modified UTF-8 (paths, flags and environment entries);
+ * NULL when memory ran out. */
+static char **strings(JNIEnv *env, jobjectArray array) {
+    jsize n = (*env)->GetArrayLength(env, array);
+    char **out = calloc((size_t)n + 1, sizeof *out);
+    for (jsize i = 0; out != NULL && i < n; i++) {
+        jstring s = (jstring)(*env)->GetObjectArrayElement(env, array, i);
+        const char *utf = s == NULL ? NULL : (*env)->GetStringUTFChars(env, s, NULL);
+        if (utf != NULL) {
+            size_t len = (size_t)(*env)->GetStringUTFLength(env, s);
+            out[i] = malloc(len + 1);
+            if (out[i] != NULL) {
+                memcpy(out[i], utf, len);
+                out[i][len] = '\0';
+            }
+            (*env)->ReleaseStringUTFChars(env, s, utf);
+        }
+        if (s != NULL) {
+            (*env)->DeleteLocalRef(env, s);
+        }
+        if (out[i] == NULL) { /* calloc left the rest NULL: free_strings stops at this one */
+            free_strings(out);
+            out = NULL;
+        }
+    }
+    return out;
 }
 
 static void out_of_memory(JNIEnv *env) {
