@@ -11,7 +11,6 @@ import io.netty.channel.ServerChannelRecvByteBufAllocator;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.UnixChannel;
 
 import java.io.IOException;
@@ -57,30 +56,21 @@ public final class Listeners {
     }
 
     /**
-     * Binds a listener that accepts nothing until a worker adopts it. A unix socket path whose socket
-     * nobody answers on any more is replaced; one that a live server answers on is an error.
-     *
-     * @param chmod unix socket permission bits (e.g. 0660), or -1 to leave the umask's
+     * Binds a TCP listener of this worker's own (--reuse-port: the master binds the shared ones, unix sockets
+     * included, with dev.bridge.master.Posix), or one for a test; it accepts nothing until
+     * {@code setAutoRead(true)}.
      */
-    public static Channel bind(EventLoopGroup group, ListenAddress address, int backlog, int chmod, boolean reusePort,
-                               ChannelHandler childHandler) throws IOException, InterruptedException {
-        ServerBootstrap b = bootstrap(group, address, childHandler).option(ChannelOption.SO_BACKLOG, backlog);
-        if (address.isUnix()) {
-            Path path = Path.of(address.unixPath());
-            removeStaleSocket(path);
-            Channel ch = b.channelFactory(EpollServerDomainSocketChannel::new)
-                    .bind(new DomainSocketAddress(path.toFile())).sync().channel();
-            chmod(path, chmod);
-            return ch;
-        }
-        b.channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true);
+    public static Channel bind(EventLoopGroup group, ListenAddress address, int backlog, boolean reusePort,
+                               ChannelHandler childHandler) throws InterruptedException {
+        ServerBootstrap b = bootstrap(group, address, childHandler).option(ChannelOption.SO_BACKLOG, backlog)
+                .channelFactory(EpollServerSocketChannel::new).option(ChannelOption.SO_REUSEADDR, true);
         if (reusePort) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
         }
         return b.bind(address.socketAddress()).sync().channel();
     }
 
-    /** The descriptor of a listener bound by {@link #bind}, to hand to a worker. */
+    /** The descriptor of a listener (the C uwsgi loops serve it). */
     public static int fd(Channel listener) {
         return ((UnixChannel) listener).fd().intValue();
     }

@@ -256,7 +256,7 @@ public final class Worker {
             ListenAddress address = config.listeners().get(i);
             ChannelInitializer<Channel> init = address.protocol() == ListenAddress.Protocol.UWSGI ? uwsgi : http;
             if (Integer.parseInt(inherited[i]) < 0) { // --reuse-port: this worker binds its own
-                servers.add(Listeners.bind(group, address, config.backlog(), config.chmodSocket(), true, init));
+                servers.add(Listeners.bind(group, address, config.backlog(), true, init));
             } else {
                 servers.add(Listeners.adopt(group, address, Integer.parseInt(inherited[i]), init));
             }

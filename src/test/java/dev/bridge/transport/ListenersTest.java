@@ -51,7 +51,7 @@ class ListenersTest {
             }
         };
         ListenAddress address = ListenAddress.parse(ListenAddress.Protocol.HTTP, "--http", "127.0.0.1:0");
-        Channel listener = Listeners.bind(group, address, Listeners.DEFAULT_BACKLOG, -1, false, child);
+        Channel listener = Listeners.bind(group, address, Listeners.DEFAULT_BACKLOG, false, child);
         listener.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
             @Override
             public void channelReadComplete(ChannelHandlerContext ctx) {
