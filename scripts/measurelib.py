@@ -527,10 +527,19 @@ def kill_leftovers():
         _LIVE.remove(server)
 
 
-def bridge_argv(app_target, port, workers, extra=(), java_flags=(), venv=PROJECT_VENV):
-    return (["java"] + list(java_flags) + ["-jar", JAR, "--venv", venv, "--pythonpath", APPS_DIR,
-             "--module", app_target, "--http", "127.0.0.1:%d" % port, "--workers", str(workers),
-             "--disable-logging"] + list(extra))
+def bridge_argv(app_target, port, workers, extra=(), java_flags=(), interpreters=False):
+    return (["java"] + list(java_flags) + ["-jar", JAR, "--pythonpath", APPS_DIR, "--module", app_target,
+             "--http", "127.0.0.1:%d" % port] + bridge_python_flags(workers, interpreters)
+            + ["--disable-logging"] + list(extra))
+
+
+def bridge_python_flags(copies, interpreters, threads=1):
+    """The bridge's Python flags for COPIES copies of the app: COPIES worker processes of THREADS threads on
+    .venv's Python, or (interpreters) one worker process with COPIES x THREADS isolated interpreters on
+    .venv-3.13's, as many Python threads, each with its own GIL."""
+    if interpreters:
+        return ["--venv", INTERP_VENV, "--workers", "1", "--interpreters", str(copies * threads)]
+    return ["--venv", PROJECT_VENV, "--workers", str(copies)] + (["--threads", str(threads)] if threads > 1 else [])
 
 
 def check_interp_venv():
