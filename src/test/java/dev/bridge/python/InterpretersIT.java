@@ -2,6 +2,7 @@ package dev.bridge.python;
 
 import dev.bridge.testing.BridgeServer;
 import dev.bridge.testing.Launch;
+import dev.bridge.testing.Nginx;
 import dev.bridge.testing.RawHttp;
 import dev.bridge.uwsgi.Packets;
 import org.junit.jupiter.api.Test;
@@ -14,6 +15,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -228,6 +230,45 @@ class InterpretersIT {
         Launch.Result processes = Launch.serve(args, null, null, 60,
                 port -> assertEquals("{\"ok\":true}", httpGet(port, "/")));
         assertTrue(processes.ready(), "with processes the same app serves:\n" + processes.output());
+    }
+
+    /**
+     * PEP 3333 under wsgiref.validate (warnings as errors, src/test/python/nginx_app.py) in each of two isolated
+     * interpreters, directly and through nginx's uwsgi_pass with Debian's stock uwsgi_params.
+     */
+    @Test
+    void pep3333ValidatedDirectlyAndThroughNginx() throws Exception {
+        Path dir = Files.createTempDirectory("bridge-interp-nginx");
+        Path socket = dir.resolve("app.sock");
+        try (BridgeServer server = BridgeServer.start("--venv", BridgeServer.interpretersVenv().toString(),
+                "--module", "nginx_app", "--interpreters", "2", "--uwsgi-socket", socket.toString())) {
+            int port = Nginx.freePort();
+            String servers = "  server {\n    listen 127.0.0.1:" + port + ";\n    location / {\n"
+                    + "      include /etc/nginx/uwsgi_params;\n      uwsgi_pass unix:" + socket + ";\n    }\n  }\n";
+            try (Nginx nginx = Nginx.start(dir, servers, port)) {
+                for (int p : new int[]{server.port(), port}) {
+                    // Six at once on two interpreters: validation holds while they run in parallel.
+                    List<CompletableFuture<String>> answers = new ArrayList<>();
+                    for (int i = 0; i < 6; i++) {
+                        answers.add(CompletableFuture.supplyAsync(() -> {
+                            try (RawHttp http = new RawHttp(p, TIMEOUT_MILLIS)) {
+                                RawHttp.Response r = http.exchange("POST /validated HTTP/1.1\r\nHost: localhost\r\n"
+                                        + "Content-Type: text/plain\r\nContent-Length: 7\r\nConnection: close\r\n\r\na=1&b=2");
+                                return r.status() + " " + r.text();
+                            } catch (IOException e) {
+                                return e.toString();
+                            }
+                        }));
+                    }
+                    for (CompletableFuture<String> a : answers) {
+                        assertEquals("200 validated POST 7", a.get(), "port " + p + ":\n" + server.log());
+                    }
+                }
+                assertEquals(List.of(), nginx.upstreamErrors(0));
+            }
+        } finally {
+            Files.walk(dir).sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
     }
 
     /** The Django sample's admin (sqlite, CSRF, session cookie) served by two isolated interpreters. */
