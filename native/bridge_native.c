@@ -91,7 +91,24 @@ enum { RUN_CONTROL = 0, RUN_WORK = 1, RUN_IDLE = 2 };
 #define STATUS_BUSY_SINCE 0 /* int64: epoch ms the current request began, 0 when idle */
 #define STATUS_SERVED 8     /* int64: requests served */
 #define STATUS_SUMMARY 16   /* NUL-terminated "METHOD target PROTOCOL" of the current request */
-#define STATUS_SIZE 256
+#define SUMMARY_SIZE 240
+/*
+ * The loop's request counters, int64 each, in dev.bridge.stats.RequestCounters' layout (its Javadoc is the
+ * reference): requests, body bytes sent, microseconds spent, responses per status class 1xx..5xx, and the
+ * duration histogram's buckets (upper bounds in BUCKET_MICROS, the last one unbounded). Written only by
+ * this loop's thread, read by Java at any time.
+ */
+#define STATUS_COUNTERS 256
+#define C_REQUESTS 0
+#define C_TX 1
+#define C_MICROS 2
+#define C_STATUS_1XX 3
+#define C_BUCKETS 8
+#define N_BUCKETS 14
+#define N_COUNTERS (C_BUCKETS + N_BUCKETS)
+#define STATUS_SIZE 512
+static const long long BUCKET_MICROS[N_BUCKETS - 1] = {1000,   2500,   5000,    10000,   25000,   50000,  100000,
+                                                       250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
 static const unsigned char PONG[4] = {100, 0, 0, 0};
 static const char ERROR_500_BODY[] = "Internal Server Error\n";
@@ -220,7 +237,7 @@ struct request {
     long long sent;     /* body bytes sent */
     enum framing framing;
     int broken;         /* the connection failed or was cut */
-    char summary[STATUS_SIZE - STATUS_SUMMARY];
+    char summary[SUMMARY_SIZE];
     char client[128];
 };
 
@@ -1264,6 +1281,29 @@ static void status_begin(LoopObject *lp, struct request *req) {
     atomic_store((_Atomic int64_t *)(lp->status + STATUS_BUSY_SINCE), now_millis());
 }
 
+static void count(LoopObject *lp, int index, long long n) {
+    _Atomic int64_t *c = (_Atomic int64_t *)(lp->status + STATUS_COUNTERS) + index;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* Adds one response to the loop's counters (the loop's thread is their only writer: no atomic add needed). */
+static void count_response(LoopObject *lp, int code, long long sent, long long micros) {
+    if (lp->status == NULL) {
+        return;
+    }
+    count(lp, C_REQUESTS, 1);
+    count(lp, C_TX, sent);
+    count(lp, C_MICROS, micros);
+    if (code >= 100 && code < 600) {
+        count(lp, C_STATUS_1XX + code / 100 - 1, 1);
+    }
+    int b = 0;
+    while (b < N_BUCKETS - 1 && micros > BUCKET_MICROS[b]) {
+        b++;
+    }
+    count(lp, C_BUCKETS + b, 1);
+}
+
 /* The request is over; it counts as served (--max-requests, the heartbeat) unless it was refused. */
 static void status_end(LoopObject *lp, int served) {
     if (lp->status == NULL) {
@@ -1610,6 +1650,7 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
         struct iovec iov = {head, (size_t)n};
         write_all(fd, &iov, 1);
         close_gracefully(fd);
+        count_response(lp, 413, (long long)strlen(ERROR_413_BODY), (long long)((monotonic_seconds() - start) * 1e6));
         return;
     }
     size_t have = len - (size_t)consumed;
@@ -1670,10 +1711,12 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     Py_CLEAR(req.status);
     Py_CLEAR(req.headers);
     *ts = PyEval_SaveThread();
+    double seconds = monotonic_seconds() - start;
+    count_response(lp, req.code ? req.code : 500, req.sent, (long long)(seconds * 1e6));
     status_end(lp, 1);
     if (lp->access_log) {
         log_line(lp->tag, "INFO", "%s \"%s\" %d %lld %.2fms", req.client, req.summary, req.code ? req.code : 500,
-                 req.sent, (monotonic_seconds() - start) * 1e3);
+                 req.sent, seconds * 1e3);
     }
     if (req.broken) {
         cut(fd, tcp);

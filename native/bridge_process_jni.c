@@ -4,13 +4,19 @@
  * `bridge reload`), never concurrently with itself on one object: no state here. */
 #include <errno.h>
 #include <jni.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <malloc.h>
+#include <netinet/tcp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -231,4 +237,86 @@ JNIEXPORT jstring JNICALL Java_dev_bridge_master_Posix_strerror(JNIEnv *env, jcl
         snprintf(buf, sizeof buf, "errno %d", (int)errnum);
     }
     return (*env)->NewStringUTF(env, buf);
+}
+
+/* A unix listening socket's accept queue through sock_diag (the kernel reports it for no other call): the
+ * socket is found by its inode. Returns 0 and sets queue and max, or -errno. */
+static int unix_queue(int fd, unsigned *queue, unsigned *max) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0) {
+        return -errno;
+    }
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } msg = {
+        .nlh = {.nlmsg_len = sizeof msg, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST},
+        .req = {.sdiag_family = AF_UNIX, .udiag_states = 1 << 10 /* TCP_LISTEN */, .udiag_ino = (__u32)st.st_ino,
+                .udiag_show = UDIAG_SHOW_RQLEN, .udiag_cookie = {~0U, ~0U} /* any cookie: INET_DIAG_NOCOOKIE */},
+    };
+    int rc = -ENOENT;
+    if (send(nl, &msg, sizeof msg, 0) < 0) {
+        rc = -errno;
+    } else {
+        long buf[1024];
+        ssize_t n = recv(nl, buf, sizeof buf, 0);
+        if (n < 0) {
+            rc = -errno;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *e = NLMSG_DATA(h);
+                rc = e->error < 0 ? e->error : -EPROTO;
+                break;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
+                continue;
+            }
+            struct unix_diag_msg *m = NLMSG_DATA(h);
+            int left = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+            for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+                if (a->rta_type == UNIX_DIAG_RQLEN && RTA_PAYLOAD(a) >= sizeof(struct unix_diag_rqlen)) {
+                    struct unix_diag_rqlen *q = RTA_DATA(a);
+                    *queue = q->udiag_rqueue;
+                    *max = q->udiag_wqueue;
+                    rc = 0;
+                }
+            }
+        }
+    }
+    close(nl);
+    return rc;
+}
+
+/* A listening socket's accept queue, from the kernel: (connections waiting << 32) | the queue's length, or
+ * -errno. TCP: TCP_INFO (tcpi_unacked and tcpi_sacked are the queue and its length on a listener); unix:
+ * sock_diag. */
+JNIEXPORT jlong JNICALL Java_dev_bridge_master_Posix_listenQueue(JNIEnv *env, jclass cls, jint fd) {
+    (void)env;
+    (void)cls;
+    struct sockaddr_storage a;
+    socklen_t alen = sizeof a;
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
+        return -errno;
+    }
+    unsigned queue = 0, max = 0;
+    if (a.ss_family == AF_UNIX) {
+        int rc = unix_queue(fd, &queue, &max);
+        if (rc < 0) {
+            return rc;
+        }
+    } else {
+        struct tcp_info info;
+        socklen_t len = sizeof info;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) {
+            return -errno;
+        }
+        queue = info.tcpi_unacked;
+        max = info.tcpi_sacked;
+    }
+    return (jlong)(((unsigned long long)queue << 32) | max);
 }

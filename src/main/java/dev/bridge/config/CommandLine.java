@@ -57,6 +57,11 @@ public final class CommandLine {
         int bufferSize = Config.DEFAULT_BUFFER_SIZE;
         final List<Cidr> trustedProxies = new ArrayList<>();
         Config.UwsgiLoop uwsgiLoop = Config.UwsgiLoop.NATIVE;
+        ListenAddress stats;
+        boolean statsHttp;
+        boolean statsPublic;
+        String logFormat;
+        String logto;
     }
 
     private interface Setter {
@@ -184,6 +189,22 @@ public final class CommandLine {
                 (b, f, v) -> b.touchReload.add(v));
         option("--disable-logging", null, "off", "no access log line per request",
                 (b, f, v) -> b.accessLog = false);
+        option("--log-format", "FORMAT|json", "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms",
+                "access log line: uWSGI's %(name) fields (method, uri, proto, status, size, msecs, micros, addr, "
+                        + "host, referer, uagent, pid, wid, core, time, ltime, cl), or json: one JSON object per line",
+                (b, f, v) -> b.logFormat = v);
+        option("--logto", "FILE", "stderr",
+                "append the log (master, workers, app output, access lines) to FILE; SIGUSR1 reopens it (logrotate)",
+                (b, f, v) -> b.logto = v);
+        option("--stats", "HOST:PORT|PATH", "none",
+                "stats server: uWSGI's JSON document to each connection (uwsgitop, uwsgi_exporter, Telegraf); "
+                        + "loopback or a unix socket unless --stats-public",
+                (b, f, v) -> b.stats = ListenAddress.parse(ListenAddress.Protocol.HTTP, f, v));
+        option("--stats-http", null, "off",
+                "the stats server speaks HTTP: the JSON at /, Prometheus text at /metrics, /health/live, /health/ready",
+                (b, f, v) -> b.statsHttp = true);
+        option("--stats-public", null, "off", "allow a --stats address other hosts can reach",
+                (b, f, v) -> b.statsPublic = true);
         option("--jvm-args", "'FLAGS'", String.join(" ", Config.DEFAULT_JVM_ARGS),
                 "JVM flags for worker processes, replacing the defaults",
                 (b, f, v) -> b.jvmArgs = v.isBlank() ? List.of() : List.of(v.trim().split("\\s+")));
@@ -241,12 +262,30 @@ public final class CommandLine {
         if (b.python != null && b.venv != null) {
             throw new ConfigException("give --python or --venv, not both");
         }
+        Observability observability = observability(b);
         return new Run(new Config(b.module, b.listeners, b.workers, b.threads, b.interpreters, b.chdir, b.pythonPaths, b.python, b.venv,
                 b.limitBody, b.maxHeaderSize, b.spillThreshold, b.headerTimeout, b.keepaliveTimeout,
                 b.gracefulTimeout, b.accessLog, b.jvmArgs, b.backlog, b.chmodSocket, b.reusePort, b.maxRequests,
                 b.maxRequestsJitter, b.reloadOnRss, b.maxWorkerLifetime, b.harakiri, b.bootTimeout, b.pidfile,
                 b.reloadMode, b.reloadMercy, b.standby == null ? b.workers : b.standby, b.pythonNice, b.touchReload,
-                b.bufferSize, b.trustedProxies, b.uwsgiLoop));
+                b.bufferSize, b.trustedProxies, b.uwsgiLoop, observability));
+    }
+
+    private static Observability observability(Builder b) throws ConfigException {
+        if (b.stats == null && (b.statsHttp || b.statsPublic)) {
+            throw new ConfigException((b.statsHttp ? "--stats-http" : "--stats-public") + " needs --stats ADDRESS");
+        }
+        if (b.stats != null && !b.stats.isUnix() && !b.statsPublic) {
+            java.net.InetSocketAddress a = b.stats.socketAddress();
+            if (a.isUnresolved() || !a.getAddress().isLoopbackAddress()) {
+                throw new ConfigException("--stats " + b.stats + " can be reached from other hosts: use a loopback address "
+                        + "(127.0.0.1:PORT) or a unix socket, or add --stats-public");
+            }
+        }
+        if (b.logFormat != null && !b.logFormat.equals(Observability.JSON)) {
+            dev.bridge.logging.AccessLogFormat.compile(b.logFormat); // a bad field is reported at load
+        }
+        return new Observability(b.stats, b.statsHttp, b.statsPublic, b.logFormat, b.logto);
     }
 
     /** The text of {@code --help}: every flag, its value and its default. */

@@ -44,6 +44,7 @@ import java.util.List;
  * @param bufferSize      largest uwsgi vars block accepted, in bytes
  * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
  * @param uwsgiLoop       who serves uwsgi listeners: the C request loop on the Python threads, or Netty
+ * @param observability   the stats server and the access log's format and file
  */
 public record Config(
         String module,
@@ -80,7 +81,8 @@ public record Config(
         List<String> touchReload,
         int bufferSize,
         List<Cidr> trustedProxies,
-        UwsgiLoop uwsgiLoop) {
+        UwsgiLoop uwsgiLoop,
+        Observability observability) {
 
     /**
      * {@code native}: each Python thread serves the uwsgi listeners itself, in C (native/), one connection at

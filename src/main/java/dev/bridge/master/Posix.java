@@ -76,6 +76,9 @@ final class Posix {
     /** glibc's malloc_trim(0): gives the free memory of malloc's arenas back to the system; 1 if it did. */
     static native int mallocTrim();
 
+    /** A listening socket's accept queue from the kernel: (waiting connections << 32) | its length, or -errno. */
+    static native long listenQueue(int fd);
+
     private static Path extract() throws IOException {
         byte[] library;
         try (InputStream in = Posix.class.getResourceAsStream(RESOURCE)) {
