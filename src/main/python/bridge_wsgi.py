@@ -292,12 +292,25 @@ def _sendfile(response, wrapper):
 def _log_exception(summary):
     sys.stderr.write(summary + ":\n" + traceback.format_exc())
     sys.stderr.flush()
+    _count_exception()
 
 
 def _log_error(summary, exc):
     """_log_exception for an exception handed over by the native loop (it is not being handled here)."""
     sys.stderr.write(summary + ":\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     sys.stderr.flush()
+    _count_exception()
+
+
+def _count_exception():
+    """Counts an exception of the app for the stats (the thread's Java ExchangeRouter: only its Python thread
+    can call it)."""
+    exchange = getattr(_local, "exchange", None)
+    if exchange is not None:
+        try:
+            exchange.appFailed()
+        except Exception:
+            pass
 
 
 _native = None

@@ -391,6 +391,7 @@ final class HttpConnection extends ServedConnection {
         ByteBuf buf = encoder.head(ctx.alloc(), head, false, ResponseEncoder.Framing.LENGTH, body.length, false, bodyBytes);
         buf.writeBytes(body, 0, bodyBytes);
         ctx.writeAndFlush(buf).addListener(f -> closeGracefully());
+        channels.httpCounters().end(status, bodyBytes, 0);
         if (config.accessLog()) {
             log.info(String.format("%s \"%s\" %d %d -", HttpEnviron.client(ctx.channel()), summary == null ? "-" : summary,
                     status, bodyBytes));
@@ -424,7 +425,7 @@ final class HttpConnection extends ServedConnection {
         boolean http10 = in.head.protocolVersion() == HttpVersion.HTTP_1_0;
         String summary = in.head.method().name() + " " + in.head.uri() + " " + in.head.protocolVersion().text();
         WsgiRequest request = new WsgiRequest(environ, in.body, summary, HttpEnviron.client(ctx.channel()), System.nanoTime());
-        HttpResponder responder = new HttpResponder(this, config, encoder, log, request,
+        HttpResponder responder = new HttpResponder(this, channels.httpCounters(), config, encoder, log, request,
                 in.head.method().equals(HttpMethod.HEAD), http10, HttpUtil.isKeepAlive(in.head), true);
         active = responder;
         channels.dispatch(new WsgiExchange(request, responder, ctx.channel().eventLoop(), log));

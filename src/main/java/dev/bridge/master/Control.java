@@ -21,6 +21,8 @@ import java.util.function.Consumer;
  *                    HB served busySinceMillis [summary]    every {@link #HEARTBEAT_MILLIS} ms: requests served,
  *                                                           start (epoch ms, 0 = idle) and summary of the oldest
  *                                                           request in Python
+ *                    ST http=.. uwsgi=.. exceptions=n cores=..   the answer to STATS: what the worker counted
+ *                                           (dev.bridge.stats.WorkerStats)
  *                    NICE levels            (--python-nice auto) the nice levels below the event loop the next
  *                                           workers' Python threads should start at: what this worker found
  * master -> worker   BOOT slot generation nice   (to a standby) become that slot's worker: load Python and the
@@ -28,6 +30,7 @@ import java.util.function.Consumer;
  *                    SERVE     start accepting (a reload's new workers get it together, once all are ready)
  *                    STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
  *                    RETIRE    replaced by a newer worker: close the listeners now, finish in-flight requests, exit
+ *                    STATS     answer with an ST line now (the master asks only when its stats server is asked)
  * </pre>
  */
 public final class Control {
@@ -40,6 +43,7 @@ public final class Control {
     public static final String SERVE = "SERVE";
     public static final String STOP = "STOP";
     public static final String RETIRE = "RETIRE";
+    public static final String STATS = "STATS";
     /** Not sent on the wire: what the worker's link reports when the master's end closed. */
     public static final String GONE = "GONE";
 

@@ -6,6 +6,8 @@ import dev.bridge.config.Config;
 import dev.bridge.config.ConfigException;
 import dev.bridge.config.ListenAddress;
 import dev.bridge.python.PythonRuntime;
+import dev.bridge.stats.StatsServer;
+import dev.bridge.stats.WorkerStats;
 import dev.bridge.transport.Listeners;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -95,7 +97,11 @@ public final class Master {
         }
     }
 
-    private sealed interface Event permits SignalEvent, LineEvent, ClosedEvent {}
+    private sealed interface Event permits SignalEvent, LineEvent, ClosedEvent, QuestionEvent {}
+
+    /** A question to the stats server, answered through {@code reply} (any thread may run it). */
+    private record QuestionEvent(StatsServer.Question question, java.util.function.Consumer<StatsServer.Answer> reply)
+            implements Event {}
 
     private record SignalEvent(String name) implements Event {}
 
@@ -112,6 +118,11 @@ public final class Master {
     private final Logger log;
     private final Spawner spawner = new Spawner();
     private final MemoryTrim memoryTrim = new MemoryTrim();
+    private final Telemetry telemetry;
+    /** The --stats server, or null. */
+    private StatsServer statsServer;
+    /** Every wanted slot has had a serving worker at once: /health/ready may say ready. */
+    private boolean fullyServedOnce;
     private ClassDataArchive classData;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     /** Reads the workers' control sockets; made once the first worker is spawned (its making takes a while). */
@@ -158,6 +169,7 @@ public final class Master {
         this.userArgs = userArgs;
         this.log = Log.get();
         this.wanted = config.workers();
+        this.telemetry = new Telemetry(config);
     }
 
     /**
@@ -190,6 +202,7 @@ public final class Master {
         }
         try {
             List<String> bound = bindListeners();
+            startStats(bound);
             awaitPython();
             bound.forEach(log::info);
             writePidfile();
@@ -204,6 +217,9 @@ public final class Master {
             log.error("cannot start: " + e.getMessage());
             return ExitCode.WORKER_BOOT_ERROR;
         } finally {
+            if (statsServer != null) {
+                statsServer.close();
+            }
             closeListeners();
             removeFiles();
             if (group != null) {
@@ -253,7 +269,7 @@ public final class Master {
                     boundSockets.add(Path.of(address.unixPath()));
                     Listeners.chmod(Path.of(address.unixPath()), config.chmodSocket());
                 }
-                where = address.toString();
+                where = address.unixPath();
             } else {
                 InetSocketAddress a = address.socketAddress();
                 if (a.isUnresolved()) {
@@ -287,6 +303,10 @@ public final class Master {
             checkDeadlines();
             checkTouchReload();
             memoryTrim.tick();
+            if (!fullyServedOnce && slots.size() >= wanted && slots.values().stream().allMatch(w -> w.serving)) {
+                fullyServedOnce = true;
+            }
+            telemetry.tick(listenFds, this::snapshot);
             if (stopping) {
                 if (workers.isEmpty()) {
                     log.info("stopped");
@@ -301,9 +321,60 @@ public final class Master {
     private void handle(Event e) {
         if (e instanceof SignalEvent s) {
             handleSignal(s.name());
+        } else if (e instanceof QuestionEvent q) {
+            answer(q);
+        } else if (e instanceof LineEvent l && l.line().startsWith(WorkerStats.PREFIX + " ")) {
+            telemetry.statsLine(l.pid(), workers.get(l.pid()), l.line()); // also from a worker reaped meanwhile
         } else if (e instanceof LineEvent l && workers.containsKey(l.pid())) {
             handleLine(workers.get(l.pid()), l.line());
         } // a ClosedEvent needs nothing: the worker's exit is reaped on this tick
+    }
+
+    /** Starts the --stats server (before Python is probed, so a bad address is reported at once). */
+    private void startStats(List<String> bound) throws IOException {
+        var o = config.observability();
+        if (o.stats() == null) {
+            return;
+        }
+        statsServer = StatsServer.start(group(), o.stats(), o.statsHttp(), (q, reply) -> events.add(new QuestionEvent(q, reply)));
+        bound.add("stats on " + (o.statsHttp() ? "http://" : "") + statsServer.where()
+                + (o.statsHttp() ? " (/, /metrics, /health/live, /health/ready)" : " (uWSGI's JSON to each connection)"));
+    }
+
+    private void answer(QuestionEvent q) {
+        switch (q.question()) {
+            case LIVE -> q.reply().accept(new StatsServer.Answer(200, StatsServer.TEXT_TYPE,
+                    "alive: master " + ProcessHandle.current().pid() + ", generation " + generation + "\n"));
+            case READY -> {
+                String why = notReady();
+                q.reply().accept(why == null ? new StatsServer.Answer(200, StatsServer.TEXT_TYPE, "ready\n")
+                        : new StatsServer.Answer(503, StatsServer.TEXT_TYPE, "not ready: " + why + "\n"));
+            }
+            default -> telemetry.ask(q.question(), q.reply(), workers.values().stream().filter(w -> !w.isStandby()).toList());
+        }
+    }
+
+    /**
+     * Why /health/ready says 503, or null: ready once every wanted worker has served at the same time, and
+     * from then on while some worker serves (one crashed worker being respawned leaves the others serving);
+     * not ready from the moment a stop begins, so load balancers stop routing before the drain ends.
+     */
+    private String notReady() {
+        if (stopping) {
+            return "stopping";
+        }
+        long serving = slots.values().stream().filter(w -> w.serving).count();
+        if (!fullyServedOnce) {
+            return "starting: " + serving + " of " + wanted + " workers serving";
+        }
+        return serving == 0 ? "no worker is serving" : null;
+    }
+
+    private dev.bridge.stats.Snapshot snapshot() {
+        String stage = reload == null ? null : "to generation " + reload.generation + ": "
+                + reload.workers.values().stream().filter(w -> w.state == WorkerProcess.State.READY).count() + " of "
+                + wanted + " new workers ready (" + reload.mode.name().toLowerCase() + " mode)";
+        return telemetry.snapshot(workers.values(), listenFds, generation, stage, standbys.size(), learntPythonNice, notReady());
     }
 
     private void handleSignal(String name) {
@@ -407,6 +478,7 @@ public final class Master {
             if (reload.workers.values().stream().allMatch(r -> r.state == WorkerProcess.State.READY)) {
                 for (WorkerProcess r : reload.workers.values()) {
                     r.send(Control.SERVE);
+                    r.serving = true;
                     takeOver(r);
                 }
                 finishReload();
@@ -414,6 +486,7 @@ public final class Master {
             return;
         }
         w.send(Control.SERVE);
+        w.serving = true;
         takeOver(w);
         if (ofReload) {
             nextInChain();
@@ -441,6 +514,7 @@ public final class Master {
         // A standby still booting is taken too: it is ahead of a new JVM, and reads BOOT once booted.
         WorkerProcess standby = standbys.stream().filter(s -> !s.killed && s.control != null && s.control.isActive())
                 .findFirst().orElse(null);
+        telemetry.spawned(slot);
         WorkerProcess w;
         if (standby != null) {
             standbys.remove(standby);
@@ -516,10 +590,16 @@ public final class Master {
         }
     }
 
-    private Channel openControl(long pid, int fd) {
+    /** The master's event loop (control channels, the stats server), made at first use: its making takes a while. */
+    private EventLoopGroup group() {
         if (group == null) {
             group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         }
+        return group;
+    }
+
+    private Channel openControl(long pid, int fd) {
+        EventLoopGroup group = group();
         Channel ch = Control.channel(fd, line -> events.add(new LineEvent(pid, line)), () -> events.add(new ClosedEvent(pid)));
         group.register(ch);
         return ch;
@@ -531,6 +611,9 @@ public final class Master {
             int status = spawner.exitStatus(w.pid);
             if (status >= 0) {
                 workers.remove(w.pid);
+                if (!w.isStandby()) {
+                    telemetry.exited(w);
+                }
                 classData.workerExited();
                 memoryTrim.workersChanged();
                 if (w.control != null) {
@@ -580,6 +663,7 @@ public final class Master {
             return;
         }
         log.error(w.name() + " " + how + " unexpectedly: respawning it");
+        telemetry.respawned();
         slots.remove(w.slot);
         WorkerProcess next = incoming.remove(w.slot);
         if (next != null) {
@@ -724,6 +808,7 @@ public final class Master {
     private void finishReload() {
         lastReload = "generation " + reload.generation + " ready in " + (System.nanoTime() - reload.startedAt) / 1_000_000 + " ms";
         log.info("reload done: " + lastReload + " (" + reload.why + ")");
+        telemetry.reloadSucceeded((System.nanoTime() - reload.startedAt) / 1_000_000);
         writeReloadStatus("ok", lastReload);
         endReload();
     }
@@ -739,6 +824,7 @@ public final class Master {
             }
         }
         writeReloadStatus("failed", lastReload);
+        telemetry.reloadFailed();
         endReload();
     }
 
@@ -797,6 +883,7 @@ public final class Master {
                 if (config.harakiri() > 0 && w.busySince != 0 && wall - w.busySince > config.harakiri() * 1000L) {
                     log.error("harakiri: " + w.name() + " has run " + (wall - w.busySince) / 1000 + " s on "
                             + w.busySummary + " (--harakiri " + config.harakiri() + "): killing it");
+                    telemetry.harakiri(w.slot);
                     kill(w, SIGKILL);
                 } else if (now - w.lastHeartbeat > TimeUnit.SECONDS.toNanos(HEARTBEAT_TIMEOUT_SECONDS)) {
                     log.error(w.name() + " silent for " + HEARTBEAT_TIMEOUT_SECONDS + " s: killing it");
@@ -869,16 +956,7 @@ public final class Master {
     }
 
     private static long residentMegabytes(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException ignored) {
-            // the process is gone: it is reaped on this tick
-        }
-        return 0;
+        return ProcStatus.of(pid).rssBytes() >> 20;
     }
 
     /**

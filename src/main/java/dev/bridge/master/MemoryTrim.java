@@ -2,9 +2,6 @@ package dev.bridge.master;
 
 import dev.bridge.Log;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -62,15 +59,6 @@ final class MemoryTrim {
 
     /** This process's resident memory in KiB (VmRSS), or 0 where /proc cannot tell. */
     static long residentKb() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // not Linux, or an unexpected format: the trim still happened
-        }
-        return 0;
+        return ProcStatus.of("self").rssBytes() / 1024;
     }
 }

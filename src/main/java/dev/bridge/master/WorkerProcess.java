@@ -1,5 +1,6 @@
 package dev.bridge.master;
 
+import dev.bridge.stats.WorkerStats;
 import io.netty.channel.Channel;
 
 /**
@@ -21,6 +22,7 @@ final class WorkerProcess {
     final int generation;
     final long pid;
     final long spawnedAt = System.nanoTime();
+    final long spawnedEpochMillis = System.currentTimeMillis();
     /** Requests after which this worker is replaced (max-requests plus its jitter), or 0. */
     final long maxRequests;
     Channel control;
@@ -38,6 +40,12 @@ final class WorkerProcess {
     boolean killed;
     /** Set once a replacement has been asked for, so it is asked for once. */
     boolean replacing;
+    /** SERVE was sent: it accepts connections (until it retires or stops). */
+    boolean serving;
+    /** What it counted, as of its last ST line. */
+    WorkerStats stats = WorkerStats.EMPTY;
+    /** Its requests as of the previous stats answer (for delta_requests). */
+    long requestsAtLastAnswer;
 
     WorkerProcess(int slot, int generation, long pid, long maxRequests) {
         this.slot = slot;

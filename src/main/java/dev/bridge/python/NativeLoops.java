@@ -1,5 +1,6 @@
 package dev.bridge.python;
 
+import dev.bridge.stats.RequestCounters;
 import io.netty.channel.unix.FileDescriptor;
 
 import java.io.IOException;
@@ -29,11 +30,14 @@ import java.util.concurrent.TimeUnit;
 public final class NativeLoops {
 
     /** Bytes of a loop's status block (native/bridge_native.c: STATUS_SIZE). */
-    static final int STATUS_SIZE = 256;
+    static final int STATUS_SIZE = 512;
     /** Offsets in the status block: epoch ms the current request began (0 idle), requests served, summary. */
     private static final int BUSY_SINCE = 0;
     private static final int SERVED = 8;
     private static final int SUMMARY = 16;
+    private static final int SUMMARY_SIZE = 240;
+    /** Offset of the loop's {@link RequestCounters} block. */
+    private static final int COUNTERS = 256;
     /** What the loop's run() returns. */
     static final int RUN_CONTROL = 0;
     static final int RUN_WORK = 1;
@@ -121,6 +125,25 @@ public final class NativeLoops {
         return n;
     }
 
+    /** Requests one loop served. Any thread. */
+    static long served(Slot s) {
+        return (long) LONGS.getVolatile(s.status(), SERVED);
+    }
+
+    /** When one loop's current request began (epoch ms), or 0 if it is idle. Any thread. */
+    static long busySince(Slot s) {
+        return (long) LONGS.getVolatile(s.status(), BUSY_SINCE);
+    }
+
+    /** Adds the loops' request counters to {@code into} (a {@link RequestCounters} block). Any thread. */
+    void addCounters(long[] into) {
+        for (Slot s : slots) {
+            for (int i = 0; i < RequestCounters.SIZE; i++) {
+                into[i] += (long) LONGS.getOpaque(s.status(), COUNTERS + 8 * i);
+            }
+        }
+    }
+
     /** The start (epoch ms) of the loops' longest-running request, or 0 when every loop is idle. */
     long oldestBusySince() {
         long oldest = 0;
@@ -137,7 +160,7 @@ public final class NativeLoops {
     String busySummary(long since) {
         for (Slot s : slots) {
             if (since != 0 && (long) LONGS.getVolatile(s.status(), BUSY_SINCE) == since) {
-                byte[] b = new byte[STATUS_SIZE - SUMMARY];
+                byte[] b = new byte[SUMMARY_SIZE];
                 s.status().get(SUMMARY, b);
                 int n = 0;
                 while (n < b.length && b[n] != 0) {

@@ -3,6 +3,8 @@ package dev.bridge.python;
 import dev.bridge.Log;
 import dev.bridge.ThreadCpu;
 import dev.bridge.config.Config;
+import dev.bridge.stats.RequestCounters;
+import dev.bridge.stats.WorkerStats;
 import dev.bridge.wsgi.ExchangeRouter;
 import dev.bridge.wsgi.WsgiExchange;
 import jep.Interpreter;
@@ -85,6 +87,8 @@ public final class PythonThreads {
     private final BlockingQueue<WsgiExchange> queue = new LinkedBlockingQueue<>();
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong served = new AtomicLong();
+    /** Exceptions the app raised, as the shim logged them. */
+    private final AtomicLong exceptions = new AtomicLong();
     /** Per thread: the request it runs, for heartbeats (harakiri) and stats; read from any thread. */
     private final List<Busy> busy = new ArrayList<>();
     /** Linux thread ids of the Python threads, in start order; written before each thread reports booted. */
@@ -92,10 +96,14 @@ public final class PythonThreads {
     /** Nice levels below the event loop that each thread should have reached before its next request. */
     private volatile int niceLevels;
 
-    /** What one Python thread is doing. */
+    /** What one Python thread is doing, and has done. */
     private static final class Busy {
         volatile long since;
         volatile String summary;
+        /** Requests it took from the queue (its one writer is its thread). */
+        volatile long served;
+        /** Its C loop's status block, or null. */
+        volatile NativeLoops.Slot loop;
     }
 
     /**
@@ -203,6 +211,29 @@ public final class PythonThreads {
         return served.get() + (loops == null ? 0 : loops.served());
     }
 
+    /** Exceptions the app raised. Any thread. */
+    public long exceptions() {
+        return exceptions.get();
+    }
+
+    /** Per Python thread, in start order: requests served (from the queue and in its C loop) and whether busy. Any thread. */
+    public List<WorkerStats.Core> cores() {
+        List<WorkerStats.Core> cores = new ArrayList<>();
+        for (Busy b : busy) {
+            NativeLoops.Slot slot = b.loop;
+            long requests = b.served + (slot == null ? 0 : NativeLoops.served(slot));
+            cores.add(new WorkerStats.Core(requests, b.since != 0 || (slot != null && NativeLoops.busySince(slot) != 0)));
+        }
+        return cores;
+    }
+
+    /** Adds what the C loops counted to {@code uwsgi} (a {@link RequestCounters} block). Any thread. */
+    public void addLoopCounters(long[] uwsgi) {
+        if (loops != null) {
+            loops.addCounters(uwsgi);
+        }
+    }
+
     /** The start (epoch ms) of the longest-running request, or 0 when every thread is idle. Any thread. */
     public long oldestBusySince() {
         long oldest = loops == null ? 0 : loops.oldestBusySince();
@@ -261,14 +292,14 @@ public final class PythonThreads {
                     return;
                 }
             }
-            ExchangeRouter router = new ExchangeRouter();
+            ExchangeRouter router = new ExchangeRouter(exceptions);
             interp.invoke("bind", router);
             if (nativeCore) {
                 // WsgiExchange calls "handle": from now on this thread's C Handler, not the shim's handle().
                 interp.exec("import bridge_wsgi as _bridge\nhandle = _bridge._local.handler\ndel _bridge");
             }
             if (loops != null) {
-                String error = startLoop(interp);
+                String error = startLoop(interp, busy);
                 if (error != null) {
                     booted.complete(NATIVE_ERROR + error);
                     return;
@@ -304,6 +335,7 @@ public final class PythonThreads {
                 busy.since = 0;
                 if (!exchange.isWarmUp()) {
                     served.incrementAndGet();
+                    busy.served = busy.served + 1;
                 }
             }
         } catch (InterruptedException e) {
@@ -328,8 +360,9 @@ public final class PythonThreads {
     }
 
     /** Makes the calling Python thread's C request loop; returns null, or why the native module cannot be used. */
-    private String startLoop(Interpreter interp) throws java.io.IOException {
+    private String startLoop(Interpreter interp, Busy busy) throws java.io.IOException {
         NativeLoops.Slot slot = loops.slot();
+        busy.loop = slot;
         Object error = interp.invoke("native_loop", loops.listeners(), loops.wakeFd(),
                 slot.control()[0].intValue(), slot.status(), Math.min(config.bufferSize(), MAX_UWSGI_BLOCK),
                 config.limitBody(), config.spillThreshold(), config.headerTimeout(), config.accessLog(),

@@ -1,6 +1,7 @@
 package dev.bridge.response;
 
 import dev.bridge.config.Config;
+import dev.bridge.stats.RequestCounters;
 import dev.bridge.wsgi.AppResponseHead;
 import dev.bridge.wsgi.ResponseSink;
 import dev.bridge.wsgi.WsgiRequest;
@@ -44,6 +45,7 @@ public final class HttpResponder implements ResponseSink {
     }
 
     private final Owner owner;
+    private final RequestCounters counters;
     private final Config config;
     private final ResponseEncoder encoder;
     private final Logger log;
@@ -63,9 +65,11 @@ public final class HttpResponder implements ResponseSink {
      * @param keepAlive      the client wants the connection kept (the response may still close it)
      * @param chunkedAllowed a streamed body without Content-Length may be chunked (else it is close-delimited)
      */
-    public HttpResponder(Owner owner, Config config, ResponseEncoder encoder, Logger log, WsgiRequest request,
-                         boolean headRequest, boolean http10, boolean keepAlive, boolean chunkedAllowed) {
+    public HttpResponder(Owner owner, RequestCounters counters, Config config, ResponseEncoder encoder, Logger log,
+                         WsgiRequest request, boolean headRequest, boolean http10, boolean keepAlive,
+                         boolean chunkedAllowed) {
         this.owner = owner;
+        this.counters = counters;
         this.config = config;
         this.encoder = encoder;
         this.log = log;
@@ -215,7 +219,7 @@ public final class HttpResponder implements ResponseSink {
         }
         finished = true;
         log.error("aborting the response to " + request.summary() + ": " + why);
-        accessLog(status == 0 ? 500 : status);
+        ended(status == 0 ? 500 : status);
         owner.responseFailed(this, true);
     }
 
@@ -228,7 +232,7 @@ public final class HttpResponder implements ResponseSink {
         finished = true;
         boolean keep = keepAlive;
         written.addListener((ChannelFutureListener) f -> {
-            accessLog(status);
+            ended(status);
             if (f.isSuccess()) {
                 owner.responseDone(this, keep);
             } else {
@@ -237,9 +241,16 @@ public final class HttpResponder implements ResponseSink {
         });
     }
 
-    private void accessLog(int code) {
+    /** The response is over (written, or given up on): it is counted and logged. */
+    private void ended(int code) {
+        long nanos = System.nanoTime() - request.startNanos();
+        counters.end(code, sent, nanos / 1000);
+        accessLog(code, nanos);
+    }
+
+    private void accessLog(int code, long nanos) {
         if (config.accessLog()) {
-            double ms = (System.nanoTime() - request.startNanos()) / 1e6;
+            double ms = nanos / 1e6;
             log.info(String.format("%s \"%s\" %d %d %.2fms", request.client(),
                     request.summary(), code, sent, ms));
         }

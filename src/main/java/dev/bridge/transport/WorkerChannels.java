@@ -1,5 +1,6 @@
 package dev.bridge.transport;
 
+import dev.bridge.stats.RequestCounters;
 import dev.bridge.wsgi.WsgiExchange;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -72,6 +73,9 @@ public final class WorkerChannels {
 
     private final EventLoop loop;
     private final Consumer<WsgiExchange> python;
+    /** What the event loop served, per protocol (the C loops count their own). */
+    private final RequestCounters http = new RequestCounters();
+    private final RequestCounters uwsgi = new RequestCounters();
     private final int pauseAt;
     private final List<Channel> servers = new ArrayList<>();
     private final Set<Connection> connections = new HashSet<>();
@@ -93,6 +97,16 @@ public final class WorkerChannels {
         this.python = python;
         this.pauseAt = threads + 1;
         loop.scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** The counters of the HTTP requests this event loop answered. */
+    public RequestCounters httpCounters() {
+        return http;
+    }
+
+    /** The counters of the uwsgi requests this event loop answered ({@code --uwsgi-loop netty}). */
+    public RequestCounters uwsgiCounters() {
+        return uwsgi;
     }
 
     public EventLoop loop() {

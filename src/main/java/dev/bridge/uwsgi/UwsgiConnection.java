@@ -133,7 +133,7 @@ final class UwsgiConnection extends ServedConnection {
         String summary = method + " " + head.vars().getOrDefault("REQUEST_URI", head.vars().getOrDefault("PATH_INFO", "")) + " " + protocol;
         String client = head.vars().getOrDefault("REMOTE_ADDR", "-") + ":" + head.vars().getOrDefault("REMOTE_PORT", "-");
         WsgiRequest request = new WsgiRequest(environ, body, summary, client, System.nanoTime());
-        active = new HttpResponder(this, config, encoder, log, request, method.equals("HEAD"),
+        active = new HttpResponder(this, channels.uwsgiCounters(), config, encoder, log, request, method.equals("HEAD"),
                 protocol.equals("HTTP/1.0"), false, false);
         channels.dispatch(new WsgiExchange(request, active, ctx.channel().eventLoop(), log));
     }

@@ -11,6 +11,8 @@ import dev.bridge.master.Control;
 import dev.bridge.python.NativeLoops;
 import dev.bridge.python.PythonRuntime;
 import dev.bridge.python.PythonThreads;
+import dev.bridge.stats.RequestCounters;
+import dev.bridge.stats.WorkerStats;
 import dev.bridge.transport.Listeners;
 import dev.bridge.transport.WorkerChannels;
 import dev.bridge.uwsgi.UwsgiInitializer;
@@ -67,6 +69,11 @@ public final class Worker {
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
     /** --python-nice auto: nice levels below the event loop the Python threads start at, as the master learnt. */
     private int learntNice;
+    /** What the stats are read from, once made (the event loop reads them to answer STATS). */
+    private volatile PythonThreads python;
+    private volatile WorkerChannels channels;
+    /** How long the last stats line may take to reach the master before the worker exits, in milliseconds. */
+    static final long LAST_STATS_MILLIS = 200;
 
     private Worker(Config config, PythonRuntime runtime, Map<String, String> env) {
         this.config = config;
@@ -121,7 +128,8 @@ public final class Worker {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         try {
             EventLoop loop = group.next();
-            MasterLink master = MasterLink.open(loop, Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add);
+            MasterLink master = MasterLink.open(loop, Integer.parseInt(env.get(Control.ENV_CONTROL_FD)), events::add,
+                    this::statsLine);
             if (booting == null) {
                 Map<String, String> identity = standBy(master);
                 if (identity == null) {
@@ -155,6 +163,7 @@ public final class Worker {
             return null;
         }
         PythonThreads python = new PythonThreads(config, runtime, identity, startNice, loops);
+        this.python = python;
         long t0 = System.nanoTime();
         return new Booting(python, loops, CompletableFuture.supplyAsync(() -> startPython(python)), t0);
     }
@@ -202,6 +211,7 @@ public final class Worker {
         NativeLoops loops = booting.loops();
         CompletableFuture<Integer> pythonBoot = booting.done();
         WorkerChannels channels = new WorkerChannels(loop, python::submit, config.pythonThreads());
+        this.channels = channels;
         List<Channel> servers;
         List<Channel> nativeServers = new ArrayList<>();
         try {
@@ -284,6 +294,23 @@ public final class Worker {
             out.add(scheme + (a instanceof InetSocketAddress in ? in.getAddress().getHostAddress() + ":" + in.getPort() : l.unixPath()));
         }
         return String.join(", ", out);
+    }
+
+    /** This worker's answer to STATS: what its event loop, C loops and Python threads counted. Any thread. */
+    private String statsLine() {
+        long[] http = new long[RequestCounters.SIZE];
+        long[] uwsgi = new long[RequestCounters.SIZE];
+        WorkerChannels c = channels;
+        if (c != null) {
+            c.httpCounters().addTo(http);
+            c.uwsgiCounters().addTo(uwsgi);
+        }
+        PythonThreads p = python;
+        if (p == null) {
+            return new WorkerStats(http, uwsgi, 0, List.of()).encode();
+        }
+        p.addLoopCounters(uwsgi);
+        return new WorkerStats(http, uwsgi, p.exceptions(), p.cores()).encode();
     }
 
     private void heartbeat(MasterLink master, PythonThreads python) {
@@ -375,6 +402,7 @@ public final class Worker {
                     + config.gracefulTimeout() + " s, closing them");
         }
         python.stop(1000);
+        master.sendAndWait(statsLine(), LAST_STATS_MILLIS); // so the master's totals miss none of this worker's requests
         log.info("stopped after " + python.served() + " request(s)");
         return ExitCode.OK;
     }

@@ -1,6 +1,7 @@
 package dev.bridge.wsgi;
 
 import java.io.IOException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The Java object the shim calls when an app streams. One per Python thread, handed to Python once
@@ -11,6 +12,12 @@ import java.io.IOException;
 public final class ExchangeRouter {
 
     private WsgiExchange current;
+    /** The worker's count of the app's exceptions, shared by its Python threads. */
+    private final AtomicLong exceptions;
+
+    public ExchangeRouter(AtomicLong exceptions) {
+        this.exceptions = exceptions;
+    }
 
     void route(WsgiExchange exchange) {
         current = exchange;
@@ -19,6 +26,11 @@ public final class ExchangeRouter {
     /** The exchange being served, or null between requests. */
     public WsgiExchange current() {
         return current;
+    }
+
+    /** The shim logged an exception of the app (in a request, or in its response's close()). */
+    public void appFailed() {
+        exceptions.incrementAndGet();
     }
 
     public void send(String status, String headers, int count, byte[] data) throws IOException {

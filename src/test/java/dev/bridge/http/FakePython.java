@@ -29,7 +29,7 @@ public final class FakePython implements Interpreter {
     public static final Object ABORT = Boolean.FALSE;
 
     /** The thread's router, as bound into the shim. */
-    public final ExchangeRouter router = new ExchangeRouter();
+    public final ExchangeRouter router = new ExchangeRouter(new java.util.concurrent.atomic.AtomicLong());
 
     /** One call of {@code handle(meta, body)} as Python would see it. */
     public record Call(String meta, Map<String, String> environ, Object bodyArg, byte[] body, int bodyCapacity,

@@ -1,0 +1,119 @@
+package dev.bridge.stats;
+
+/**
+ * A small JSON writer: objects and arrays written in order into a StringBuilder, strings escaped so that any
+ * Java string (request targets, headers decoded as ISO-8859-1, paths) gives one line of valid JSON in ASCII.
+ * Not thread-safe; one per document.
+ */
+public final class Json {
+
+    private final StringBuilder out;
+    /** Whether the value about to be written needs a comma before it. */
+    private boolean comma;
+
+    public Json(StringBuilder out) {
+        this.out = out;
+    }
+
+    public Json begin() {
+        separate();
+        out.append('{');
+        comma = false;
+        return this;
+    }
+
+    public Json end() {
+        out.append('}');
+        comma = true;
+        return this;
+    }
+
+    /** Opens an object as the value of {@code key}. */
+    public Json object(String key) {
+        key(key);
+        out.append('{');
+        comma = false;
+        return this;
+    }
+
+    public Json array(String key) {
+        key(key);
+        out.append('[');
+        comma = false;
+        return this;
+    }
+
+    public Json endArray() {
+        out.append(']');
+        comma = true;
+        return this;
+    }
+
+    public Json field(String key, long value) {
+        key(key);
+        out.append(value);
+        comma = true;
+        return this;
+    }
+
+    public Json field(String key, double value) {
+        key(key);
+        out.append(Double.isFinite(value) ? Double.toString(value) : "null");
+        comma = true;
+        return this;
+    }
+
+    public Json field(String key, boolean value) {
+        key(key);
+        out.append(value);
+        comma = true;
+        return this;
+    }
+
+    /** A string field; null is written as JSON null. */
+    public Json field(String key, String value) {
+        key(key);
+        if (value == null) {
+            out.append("null");
+        } else {
+            quote(out, value);
+        }
+        comma = true;
+        return this;
+    }
+
+    private void key(String key) {
+        separate();
+        quote(out, key);
+        out.append(':');
+    }
+
+    private void separate() {
+        if (comma) {
+            out.append(',');
+        }
+    }
+
+    /** Appends {@code s} as a JSON string: quotes, backslashes, control and non-ASCII characters escaped. */
+    public static void quote(StringBuilder out, String s) {
+        out.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    if (c < 0x20 || c >= 0x7f) {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        out.append('"');
+    }
+}
