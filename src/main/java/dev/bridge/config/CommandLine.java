@@ -199,7 +199,7 @@ public final class CommandLine {
         option("--stats", "HOST:PORT|PATH", "none",
                 "stats server: uWSGI's JSON document to each connection (uwsgitop, uwsgi_exporter, Telegraf); "
                         + "loopback or a unix socket unless --stats-public",
-                (b, f, v) -> b.stats = ListenAddress.parse(ListenAddress.Protocol.HTTP, f, v));
+                (b, f, v) -> b.stats = ListenAddress.parse(ListenAddress.Protocol.UWSGI, f, v)); // UWSGI: a unix path is allowed
         option("--stats-http", null, "off",
                 "the stats server speaks HTTP: the JSON at /, Prometheus text at /metrics, /health/live, /health/ready",
                 (b, f, v) -> b.statsHttp = true);
