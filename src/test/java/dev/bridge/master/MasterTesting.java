@@ -161,7 +161,7 @@ public final class MasterTesting {
     }
 
     /** Polls {@code condition} every 50 ms until it holds or the timeout passes; returns its last value. */
-    static boolean await(Duration timeout, BooleanSupplier condition) throws InterruptedException {
+    public static boolean await(Duration timeout, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             if (condition.getAsBoolean()) {
