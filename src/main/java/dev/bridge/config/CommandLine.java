@@ -278,7 +278,7 @@ public final class CommandLine {
         if (b.stats != null && !b.stats.isUnix() && !b.statsPublic) {
             java.net.InetSocketAddress a = b.stats.socketAddress();
             if (a.isUnresolved() || !a.getAddress().isLoopbackAddress()) {
-                throw new ConfigException("--stats " + b.stats + " can be reached from other hosts: use a loopback address "
+                throw new ConfigException("--stats " + b.stats.host() + ":" + b.stats.port() + " can be reached from other hosts: use a loopback address "
                         + "(127.0.0.1:PORT) or a unix socket, or add --stats-public");
             }
         }

@@ -116,6 +116,20 @@ class CommandLineTest {
     }
 
     @Test
+    void statsListensOnLoopbackOrAUnixSocketUnlessTheUserSaysPublic() throws ConfigException {
+        assertEquals(Observability.NONE.stats(), withModule().observability().stats());
+        Observability o = withModule("--stats", "127.0.0.1:9191", "--stats-http").observability();
+        assertEquals(new ListenAddress(ListenAddress.Protocol.UWSGI, "127.0.0.1", 9191, null), o.stats());
+        assertTrue(o.statsHttp());
+        assertEquals("/run/bridge/stats.sock", withModule("--stats", "/run/bridge/stats.sock").observability().stats().unixPath());
+        assertEquals("--stats 0.0.0.0:9191 can be reached from other hosts: use a loopback address (127.0.0.1:PORT) or a "
+                + "unix socket, or add --stats-public", error("--module", "m", "--stats", ":9191"));
+        assertTrue(withModule("--stats", ":9191", "--stats-public").observability().statsPublic());
+        assertEquals("--stats-http needs --stats ADDRESS", error("--module", "m", "--stats-http"));
+        assertEquals("--stats-public needs --stats ADDRESS", error("--module", "m", "--stats-public"));
+    }
+
+    @Test
     void shouldTrimNumbers() throws ConfigException {
         assertEquals(4, withModule("--threads", " 4 ").threads());
     }
@@ -265,7 +279,12 @@ class CommandLineTest {
                 Map.entry("--uwsgi-socket", "none"),
                 Map.entry("--buffer-size", "65536"),
                 Map.entry("--interpreters", "1"),
-                Map.entry("--trusted-proxy", "127.0.0.0/8 ::1"));
+                Map.entry("--trusted-proxy", "127.0.0.0/8 ::1"),
+                Map.entry("--log-format", "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms"),
+                Map.entry("--logto", "stderr"),
+                Map.entry("--stats", "none"),
+                Map.entry("--stats-http", "off"),
+                Map.entry("--stats-public", "off"));
         // Every flag line is followed by its default line; --help has none.
         List<String> seen = new ArrayList<>();
         String[] lines = help.split("\n");
@@ -298,6 +317,9 @@ class CommandLineTest {
                 continue;
             }
             List<String> args = new ArrayList<>(List.of("--module", "m", flag));
+            if (flag.equals("--stats-http") || flag.equals("--stats-public")) {
+                args.addAll(List.of("--stats", "127.0.0.1:9191"));
+            }
             if (m.group(2) != null) {
                 args.add(switch (flag) {
                     case "--http" -> ":8000";
@@ -311,6 +333,7 @@ class CommandLineTest {
                     case "--uwsgi-socket" -> "/tmp/app.sock";
                     case "--buffer-size" -> "8192";
                     case "--trusted-proxy" -> "10.0.0.0/8";
+                    case "--stats" -> "127.0.0.1:9191";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.equals("--interpreters") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")

@@ -53,6 +53,40 @@ class PosixTest {
     }
 
     @Test
+    void theKernelSaysHowManyConnectionsWaitInATcpListenersQueue() throws Exception {
+        int fd = Posix.listenInet(new byte[]{127, 0, 0, 1}, 0, 5);
+        assertTrue(fd >= 0, "listenInet: " + Posix.strerror(-fd));
+        try (Socket a = new Socket(); Socket b = new Socket()) {
+            assertEquals(5, Posix.listenQueue(fd) & 0xffffffffL, "the queue's length is the backlog");
+            assertEquals(0, Posix.listenQueue(fd) >>> 32, "nothing waits yet");
+            a.connect(new InetSocketAddress("127.0.0.1", Posix.localPort(fd)), 2000);
+            b.connect(new InetSocketAddress("127.0.0.1", Posix.localPort(fd)), 2000);
+            assertEquals(2, Posix.listenQueue(fd) >>> 32, "two connections wait to be accepted");
+        } finally {
+            Posix.close(fd);
+        }
+    }
+
+    @Test
+    void theKernelSaysHowManyConnectionsWaitInAUnixListenersQueue(@TempDir Path dir) throws Exception {
+        Path path = dir.resolve("queue.sock");
+        int fd = Posix.listenUnix(path.toString().getBytes(StandardCharsets.UTF_8), 7);
+        assertTrue(fd >= 0, "listenUnix: " + Posix.strerror(-fd));
+        try (SocketChannel a = SocketChannel.open(StandardProtocolFamily.UNIX);
+             SocketChannel b = SocketChannel.open(StandardProtocolFamily.UNIX);
+             SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            assertEquals(7, Posix.listenQueue(fd) & 0xffffffffL, "the queue's length is the backlog");
+            for (SocketChannel ch : new SocketChannel[]{a, b, c}) {
+                assertTrue(ch.connect(UnixDomainSocketAddress.of(path)));
+            }
+            assertEquals(3, Posix.listenQueue(fd) >>> 32, "three connections wait to be accepted");
+        } finally {
+            Posix.close(fd);
+        }
+        assertTrue(Posix.listenQueue(fd) < 0, "a closed descriptor gives -errno");
+    }
+
+    @Test
     void aSpawnedChildIsWaitedForAndItsStatusRead() throws Exception {
         int[] pair = new int[2];
         assertEquals(0, Posix.socketpair(pair));
