@@ -232,7 +232,7 @@ final class Telemetry {
                 Path.of("").toAbsolutePath().toString(), wall / 1000, listeners, list, totals, inFlight,
                 overflows < 0 || kernelOverflowsAtStart < 0 ? -1 : overflows - kernelOverflowsAtStart, respawns,
                 harakiris, new Snapshot.Reloads(reloadsOk, reloadsFailed, reloadBuckets.clone(), reloadSeconds),
-                generation, reloadStage, standbys, config.pythonNice(), config.interpreters(), config.threads(),
+                generation, reloadStage, standbys, pythonNice, config.interpreters(), config.threads(),
                 notReady == null, notReady == null ? "serving" : notReady);
     }
 

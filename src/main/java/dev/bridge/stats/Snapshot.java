@@ -17,6 +17,7 @@ import java.util.List;
  * @param respawns       workers that died unexpectedly and were started again
  * @param harakiris      workers killed by --harakiri
  * @param reloads        reloads finished, per outcome, and the duration histogram of the successful ones
+ * @param pythonNice     nice levels below the event loop the next workers' Python threads start at
  * @param generation     the newest generation started
  * @param reloadStage    a running reload's stage ("booting", "serving N of M"), or null
  * @param ready          what /health/ready answers, and why
