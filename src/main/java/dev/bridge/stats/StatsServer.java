@@ -95,7 +95,12 @@ public final class StatsServer {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
         } catch (Exception e) {
-            throw new IOException("cannot listen on --stats " + address + ": " + e.getMessage(), e);
+            // Netty says "bind(..) failed with error(-98): Address already in use": the reason is what counts
+            String why = String.valueOf(e.getMessage());
+            int cut = why.lastIndexOf("): ");
+            why = cut >= 0 ? why.substring(cut + 3) : why;
+            throw new IOException("cannot listen on --stats " + (address.isUnix() ? address.unixPath()
+                    : address.host() + ":" + address.port()) + ": " + why, e);
         }
     }
 

@@ -208,6 +208,54 @@ class StatsIT {
         }
     }
 
+    @Test
+    void eachIsolatedInterpreterIsACore() throws Exception {
+        int statsPort = freePort();
+        try (BridgeServer server = BridgeServer.start("--venv", BridgeServer.interpretersVenv().toString(),
+                "--module", APP, "--interpreters", "2", "--disable-logging", "--stats", "127.0.0.1:" + statsPort)) {
+            // Two clients at once, each request sleeping, so both interpreters serve.
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 0; c < 2; c++) {
+                Thread t = new Thread(() -> {
+                    for (int i = 0; i < 10; i++) {
+                        assertEquals(200, httpStatus(server.port(), "/sleep?ms=20"));
+                    }
+                });
+                t.start();
+                clients.add(t);
+            }
+            for (Thread t : clients) {
+                t.join();
+            }
+            String json = rawStats(statsPort);
+            Matcher cores = Pattern.compile("\\{\"id\":(\\d+),\"requests\":(\\d+),").matcher(
+                    json.substring(json.indexOf("\"cores\":")));
+            long sum = 0;
+            int n = 0;
+            while (cores.find()) {
+                assertTrue(Long.parseLong(cores.group(2)) > 0, "interpreter " + cores.group(1) + " served: " + json);
+                sum += Long.parseLong(cores.group(2));
+                n++;
+            }
+            assertEquals(2, n, "one core per interpreter: " + json);
+            assertEquals(20, sum, json);
+            assertTrue(json.contains("\"interpreters_per_worker\":2"), json);
+        }
+    }
+
+    @Test
+    void aStatsAddressInUseIsOneLineAndExitStatus3() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Process p = BridgeServer.launch(List.of("--module", APP, "--chdir", BridgeServer.testApps().toString(),
+                    "--http", "127.0.0.1:0", "--stats", "127.0.0.1:" + taken.getLocalPort()));
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(3, p.exitValue(), out);
+            assertTrue(out.contains("cannot start: cannot listen on --stats 127.0.0.1:" + taken.getLocalPort() + ": "), out);
+            assertTrue(!out.contains("\tat ") && !out.contains("Exception"), "no Java stack: " + out);
+        }
+    }
+
     // ---- the load and the requests the test keeps count of ----
 
     private void httpGet(int port, String path) {
