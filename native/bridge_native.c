@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "uwsgi_packet.h"
 
 /* What newer CPythons have, for the older ones the bridge supports (3.9+). */
@@ -205,6 +206,9 @@ typedef struct {
     long long limit_body, spill_threshold;
     int header_timeout_ms;
     int access_log;
+    char *log_spec;      /* --log-format's compiled spec (access_log.h), or NULL for the bridge's own line */
+    size_t log_spec_len;
+    int wid, core;       /* for the access log: the worker's number, this Python thread's index */
     char tag[64];
     char spill_dir[512];
     unsigned char *buf;
@@ -1325,6 +1329,60 @@ static void copy_var(char *dst, size_t cap, const struct uwsgi_var *v, const cha
     dst[n] = 0;
 }
 
+static struct access_value access_var(const struct uwsgi_var *v) {
+    struct access_value a = {v ? v->value : NULL, v ? v->value_len : 0};
+    return a;
+}
+
+/*
+ * The access line in --log-format's spec (access_log.c), raw (the user chose the whole line): one write to fd 2,
+ * so lines of other threads and processes never cut into it. Without the GIL.
+ */
+static void log_access(LoopObject *lp, const struct uwsgi_packet *pk, const struct special_vars *sv, int code,
+                       long long sent, double seconds) {
+    const struct uwsgi_var *host = NULL, *referer = NULL, *uagent = NULL;
+    for (int i = 0; i < pk->nvars; i++) {
+        const struct uwsgi_var *v = &pk->vars[i];
+        if (v->key[0] == 'H') {
+            host = host == NULL && var_is(v, "HTTP_HOST") ? v : host;
+            referer = referer == NULL && var_is(v, "HTTP_REFERER") ? v : referer;
+            uagent = uagent == NULL && var_is(v, "HTTP_USER_AGENT") ? v : uagent;
+        }
+    }
+    long long micros = (long long)(seconds * 1e6);
+    struct access_entry e = {
+        .method = access_var(sv->method), .uri = access_var(sv->uri ? sv->uri : sv->path_info),
+        .proto = access_var(sv->protocol), .addr = access_var(sv->remote_addr), .host = access_var(host),
+        .referer = access_var(referer), .uagent = access_var(uagent), .status = code, .size = sent, .micros = micros,
+        .pid = getpid(), .wid = lp->wid, .core = lp->core, .cl = pk->content_length,
+        .start_ms = now_millis() - micros / 1000,
+    };
+    char stack[4096];
+    char *line = stack;
+    size_t n = access_render(lp->log_spec, lp->log_spec_len, &e, stack, sizeof stack);
+    if (n > sizeof stack) {
+        line = PyMem_RawMalloc(n);
+        if (line == NULL) {
+            log_line(lp->tag, "WARN", "no memory for an access line of %zu bytes", n);
+            return;
+        }
+        access_render(lp->log_spec, lp->log_spec_len, &e, line, n);
+    }
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(2, line + done, n - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (line != stack) {
+        PyMem_RawFree(line);
+    }
+}
+
 /* Logs the app's exception with its traceback (through the shim, as the Java path does). GIL held. */
 static void log_app_error(struct request *req, const char *what) {
     PyObject *exc = PyErr_GetRaisedException();
@@ -1714,7 +1772,9 @@ static void serve_connection(LoopObject *lp, bridge_state *st, int fd, int tcp, 
     double seconds = monotonic_seconds() - start;
     count_response(lp, req.code ? req.code : 500, req.sent, (long long)(seconds * 1e6));
     status_end(lp, 1);
-    if (lp->access_log) {
+    if (lp->access_log && lp->log_spec != NULL) {
+        log_access(lp, pk, &sv, req.code ? req.code : 500, req.sent, seconds);
+    } else if (lp->access_log) {
         log_line(lp->tag, "INFO", "%s \"%s\" %d %lld %.2fms", req.client, req.summary, req.code ? req.code : 500,
                  req.sent, seconds * 1e3);
     }
@@ -1813,15 +1873,21 @@ static PyObject *loop_run(PyObject *self, PyObject *arg) {
 
 static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"app", "listeners", "wake_fd", "control_fd", "status", "buffer_size", "limit_body",
-                            "spill_threshold", "header_timeout", "access_log", "tag", "spill_dir", NULL};
+                            "spill_threshold", "header_timeout", "access_log", "tag", "spill_dir", "log_format",
+                            "wid", "core", NULL};
     PyObject *app, *listeners, *status;
-    int wake_fd, control_fd, header_timeout, access_log;
-    Py_ssize_t buffer_size;
+    int wake_fd, control_fd, header_timeout, access_log, wid = 0, core = 0;
+    Py_ssize_t buffer_size, log_format_len = 0;
     long long limit_body, spill_threshold;
-    const char *tag, *spill_dir;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOiiOnLLipss:Loop", names, &app, &listeners, &wake_fd, &control_fd,
-                                     &status, &buffer_size, &limit_body, &spill_threshold, &header_timeout,
-                                     &access_log, &tag, &spill_dir)) {
+    const char *tag, *spill_dir, *log_format = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOiiOnLLipss|s#ii:Loop", names, &app, &listeners, &wake_fd,
+                                     &control_fd, &status, &buffer_size, &limit_body, &spill_threshold,
+                                     &header_timeout, &access_log, &tag, &spill_dir, &log_format, &log_format_len,
+                                     &wid, &core)) {
+        return NULL;
+    }
+    if (log_format_len > 0 && !access_spec_valid(log_format, (size_t)log_format_len)) {
+        PyErr_SetString(PyExc_ValueError, "Loop: log_format is not a spec of AccessLogFormat.nativeSpec()");
         return NULL;
     }
     PyObject *fds = PySequence_Fast(listeners, "listeners must be a sequence of file descriptors");
@@ -1870,6 +1936,17 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     lp->spill_threshold = spill_threshold;
     lp->header_timeout_ms = header_timeout * 1000;
     lp->access_log = access_log;
+    lp->wid = wid;
+    lp->core = core;
+    if (log_format_len > 0) {
+        lp->log_spec = PyMem_RawMalloc((size_t)log_format_len);
+        if (lp->log_spec == NULL) {
+            Py_DECREF(lp);
+            return PyErr_NoMemory();
+        }
+        memcpy(lp->log_spec, log_format, (size_t)log_format_len);
+        lp->log_spec_len = (size_t)log_format_len;
+    }
     snprintf(lp->tag, sizeof lp->tag, "%s", tag);
     snprintf(lp->spill_dir, sizeof lp->spill_dir, "%s", spill_dir);
     if (status != Py_None) {
@@ -1935,6 +2012,7 @@ static void loop_dealloc(PyObject *self) {
     }
     PyMem_RawFree(lp->buf);
     PyMem_RawFree(lp->head);
+    PyMem_RawFree(lp->log_spec);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -1954,7 +2032,8 @@ static PyType_Slot LOOP_SLOTS[] = {
     {Py_tp_clear, loop_clear},
     {Py_tp_methods, LOOP_METHODS},
     {Py_tp_doc, "Loop(app, listeners, wake_fd, control_fd, status, buffer_size, limit_body, spill_threshold, "
-                "header_timeout, access_log, tag, spill_dir): one Python thread's uwsgi request loop."},
+                "header_timeout, access_log, tag, spill_dir, log_format='', wid=0, core=0): one Python thread's uwsgi\n"
+                "request loop. log_format: AccessLogFormat.nativeSpec() ('' for the bridge's own access line)."},
     {0, NULL},
 };
 

@@ -1,8 +1,10 @@
 /* The JNI side of dev.bridge.master.Posix: the few process calls the master makes that the JDK lacks.
  * Each returns 0 (or a pid) on success and -errno on failure, and sets no Java exception except
  * OutOfMemoryError when it cannot copy its arguments. Called from the master's main thread (and from
- * `bridge reload`), never concurrently with itself on one object: no state here. */
+ * `bridge reload`; reopenStdio from a worker's event loop too), never concurrently with itself on one object:
+ * no state here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jni.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -319,4 +321,33 @@ JNIEXPORT jlong JNICALL Java_dev_bridge_master_Posix_listenQueue(JNIEnv *env, jc
         max = info.tcpi_sacked;
     }
     return (jlong)(((unsigned long long)queue << 32) | max);
+}
+
+/* --logto: opens path (appending, created 0644) and makes it this process's stdout and stderr; 0 or -errno. dup2
+ * swaps each descriptor at once, so a line written meanwhile lands whole in the old file or the new one. The
+ * master calls it at start and on SIGUSR1 (logrotate), and each worker when the master says REOPEN. */
+JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_reopenStdio(JNIEnv *env, jclass cls, jbyteArray path) {
+    (void)cls;
+    char name[4096];
+    jsize n = (*env)->GetArrayLength(env, path);
+    if (n <= 0 || (size_t)n >= sizeof name) {
+        return -ENAMETOOLONG;
+    }
+    (*env)->GetByteArrayRegion(env, path, 0, n, (jbyte *)name);
+    name[n] = '\0';
+    if (memchr(name, '\0', (size_t)n) != NULL) {
+        return -EINVAL;
+    }
+    int fd = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -errno;
+    }
+    int rc = 0;
+    if ((fd != 1 && dup2(fd, 1) < 0) || (fd != 2 && dup2(fd, 2) < 0)) {
+        rc = -errno;
+    }
+    if (fd > 2) { /* else it was free (closed stdout or stderr) and is one of them now */
+        close(fd);
+    }
+    return rc;
 }

@@ -316,7 +316,7 @@ class HandlerTest(unittest.TestCase):
 class Server:
     """A Loop on one thread serving a unix socket, driven like the Java side does."""
 
-    def __init__(self, app, limit_body=0, spill_threshold=1 << 20, header_timeout=5):
+    def __init__(self, app, limit_body=0, spill_threshold=1 << 20, header_timeout=5, access_log=False, **loop_kw):
         self.dir = tempfile.mkdtemp(prefix="test-native-")
         self.path = os.path.join(self.dir, "s.sock")
         self.listener = socket.socket(socket.AF_UNIX)
@@ -327,7 +327,8 @@ class Server:
         self.control = os.pipe()
         self.status = bytearray(native.STATUS_SIZE)
         self.loop = native.Loop(app, [self.listener.fileno()], self.wake[0], self.control[0], self.status, 65535,
-                                limit_body, spill_threshold, header_timeout, False, "test[0]", self.dir)
+                                limit_body, spill_threshold, header_timeout, access_log, "test[0]", self.dir,
+                                **loop_kw)
         self.codes = []
         self.accepting = True
         self.thread = threading.Thread(target=self._run)
@@ -633,6 +634,53 @@ class LoopTest(unittest.TestCase):
         while native.RUN_WORK not in s.codes and time.monotonic() < deadline:
             time.sleep(0.01)
         self.assertIn(native.RUN_WORK, s.codes)
+
+    # AccessLogFormat.compile("json").nativeSpec() (AccessLogFormatTest checks the same string)
+    JSON_SPEC = ('j{"time":%r,"addr":%h,"method":%a,"uri":%b,"proto":%c,"status":%d,"size":%e,"msecs":%f,'
+                 '"micros":%g,"host":%i,"referer":%j,"uagent":%k,"cl":%q,"pid":%l,"wid":%m,"core":%n}')
+
+    def logged(self, request, **loop_kw):
+        """The bytes the loop wrote to fd 2 while it answered request (fd 2 is a temp file meanwhile)."""
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"hello"]
+        s = self.serve(app, access_log=True, **loop_kw)
+        with tempfile.TemporaryFile() as f:
+            saved = os.dup(2)
+            os.dup2(f.fileno(), 2)
+            try:
+                s.send(request)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            f.seek(0)
+            return f.read()
+
+    def test_json_access_lines_stay_one_valid_line(self):
+        uri = b'/a"b\\c%22\n\r\xe9\xff?q=\x01'
+        agent = b'ua "quoted"\ttab\x01\x7f'
+        line = self.logged(pack(request_vars(uri, extra=[(b"HTTP_USER_AGENT", agent), (b"HTTP_HOST", b"h")])),
+                           log_format=self.JSON_SPEC, wid=3, core=2)
+        self.assertEqual(1, line.count(b"\n"), line)
+        self.assertTrue(line.endswith(b"\n") and all(0x20 <= c < 0x7f for c in line[:-1]), line)
+        import json
+        o = json.loads(line)
+        self.assertEqual(uri.decode("latin-1"), o["uri"])
+        self.assertEqual(agent.decode("latin-1"), o["uagent"])
+        self.assertEqual(["GET", "HTTP/1.1", "127.0.0.1", "h", None, 200, 5, 0, os.getpid(), 3, 2],
+                         [o[k] for k in ("method", "proto", "addr", "host", "referer", "status", "size", "cl", "pid",
+                                         "wid", "core")])
+        self.assertRegex(o["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(o["micros"] // 1000, o["msecs"])
+
+    def test_template_access_lines_escape_as_nginx_does(self):
+        line = self.logged(pack(request_vars(b'/x"\n\xff')), log_format='t%a "%b" %d %e wid=%m 100%%')
+        self.assertEqual(b'GET "/x\\"\\x0A\\xFF" 200 5 wid=0 100%\n', line)
+
+    def test_a_bad_log_format_is_refused(self):
+        for spec in ("t%(uri)", "t%", "x%a", "t%z"):
+            with self.assertRaises(ValueError):
+                native.Loop(None, [], 0, 0, None, 65535, 0, 1 << 20, 5, True, "test[0]", "/tmp", log_format=spec)
 
     def test_not_accepting_leaves_connections_queued(self):
         def app(environ, start_response):

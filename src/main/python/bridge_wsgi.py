@@ -334,13 +334,16 @@ def load_native(path):
 
 
 def native_loop(listeners, wake_fd, control_fd, status, buffer_size, limit_body, spill_threshold,
-                header_timeout, access_log, spill_dir):
+                header_timeout, access_log, spill_dir, log_format, wid, core):
     """Called once on each Python thread of a worker that serves its uwsgi listeners in C: makes this
-    thread's Loop. Returns None, or one line saying why it cannot."""
+    thread's Loop. log_format is AccessLogFormat.nativeSpec(), or "" for the bridge's own access line; wid and
+    core are the worker's number and this thread's index, for it. Returns None, or one line saying why it
+    cannot."""
     try:
         fds = [int(fd) for fd in listeners.split(",") if fd]
         _local.loop = _native.Loop(_app, fds, wake_fd, control_fd, status, buffer_size, limit_body,
-                                   spill_threshold, header_timeout, access_log, _log_tag, spill_dir)
+                                   spill_threshold, header_timeout, access_log, _log_tag, spill_dir,
+                                   log_format=log_format, wid=wid, core=core)
     except Exception as e:
         return "%s: %s" % (type(e).__name__, e)
     return None

@@ -190,8 +190,8 @@ public final class CommandLine {
         option("--disable-logging", null, "off", "no access log line per request",
                 (b, f, v) -> b.accessLog = false);
         option("--log-format", "FORMAT|json", "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms",
-                "access log line: uWSGI's %(name) fields (method, uri, proto, status, size, msecs, micros, addr, "
-                        + "host, referer, uagent, pid, wid, core, time, ltime, cl), or json: one JSON object per line",
+                "access log line: uWSGI's %(name) fields (" + dev.bridge.logging.AccessLogFormat.fieldNames()
+                        + "), or json: one JSON object per line",
                 (b, f, v) -> b.logFormat = v);
         option("--logto", "FILE", "stderr",
                 "append the log (master, workers, app output, access lines) to FILE; SIGUSR1 reopens it (logrotate)",

@@ -1,6 +1,8 @@
 package dev.bridge.http;
 
 import dev.bridge.config.Config;
+import dev.bridge.logging.AccessLog;
+import dev.bridge.logging.AccessLogFormat;
 import dev.bridge.response.HttpResponder;
 import dev.bridge.response.ResponseEncoder;
 import dev.bridge.response.ServedConnection;
@@ -392,7 +394,10 @@ final class HttpConnection extends ServedConnection {
         buf.writeBytes(body, 0, bodyBytes);
         ctx.writeAndFlush(buf).addListener(f -> closeGracefully());
         channels.httpCounters().end(status, bodyBytes, 0);
-        if (config.accessLog()) {
+        AccessLogFormat format = AccessLogFormat.of(config.observability().logFormat());
+        if (config.accessLog() && format != null && log.isInfoEnabled()) { // not with the warm-up's silenced logger
+            AccessLog.refused(format, ctx.channel().remoteAddress(), summary, status, bodyBytes);
+        } else if (config.accessLog()) {
             log.info(String.format("%s \"%s\" %d %d -", HttpEnviron.client(ctx.channel()), summary == null ? "-" : summary,
                     status, bodyBytes));
         }

@@ -31,6 +31,8 @@ import java.util.function.Consumer;
  *                    STOP      graceful stop: accept what waits in the queue, finish in-flight requests, exit
  *                    RETIRE    replaced by a newer worker: close the listeners now, finish in-flight requests, exit
  *                    STATS     answer with an ST line now (the master asks only when its stats server is asked)
+ *                    REOPEN path   (--logto) open the log file anew as stdout and stderr: logrotate renamed it
+ *                                  and sent SIGUSR1 to the master (see {@link LogFile})
  * </pre>
  */
 public final class Control {
@@ -44,6 +46,7 @@ public final class Control {
     public static final String STOP = "STOP";
     public static final String RETIRE = "RETIRE";
     public static final String STATS = "STATS";
+    public static final String REOPEN = "REOPEN";
     /** Not sent on the wire: what the worker's link reports when the master's end closed. */
     public static final String GONE = "GONE";
 

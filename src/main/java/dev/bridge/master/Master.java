@@ -50,7 +50,8 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>SIGTERM: graceful stop (workers serve what waits in the accept queue and what is in flight, within
  *       --graceful-timeout, then exit; the master exits 0).
- *   <li>SIGINT: fast stop. SIGTTIN / SIGTTOU: one worker more / less. SIGUSR1: per-worker stats in the log.
+ *   <li>SIGINT: fast stop. SIGTTIN / SIGTTOU: one worker more / less. SIGUSR1: per-worker stats in the log,
+ *       and with --logto, the log file reopened by every process (logrotate).
  *       (SIGQUIT is the JVM's: a thread dump.)
  *   <li>SIGHUP, or a touched --touch-reload file: a reload. A new generation of workers boots while the
  *       old one serves; only when the new workers are ready do the old ones retire (stop accepting,
@@ -162,6 +163,8 @@ public final class Master {
     /** How the last reload ended, for the stats. */
     private String lastReload = "none";
     private final Map<Path, Long> touchTimes = new HashMap<>();
+    /** --logto: the log file, reopened on SIGUSR1; null for stderr. */
+    private LogFile logFile;
 
     private Master(Config config, CompletableFuture<PythonRuntime> probe, List<String> userArgs) {
         this.config = config;
@@ -191,6 +194,7 @@ public final class Master {
     }
 
     private int run() throws ConfigException {
+        logFile = LogFile.open(config.observability().logto());
         long ignored = ignoredSignals();
         for (String name : List.of("TERM", "INT", "HUP", "TTIN", "TTOU", "USR1")) {
             Signal signal = new Signal(name);
@@ -374,7 +378,8 @@ public final class Master {
         String stage = reload == null ? null : "to generation " + reload.generation + ": "
                 + reload.workers.values().stream().filter(w -> w.state == WorkerProcess.State.READY).count() + " of "
                 + wanted + " new workers ready (" + reload.mode.name().toLowerCase() + " mode)";
-        return telemetry.snapshot(workers.values(), listenFds, generation, stage, standbys.size(), learntPythonNice, notReady());
+        int nice = config.pythonNice() == Config.PYTHON_NICE_AUTO ? learntPythonNice : config.pythonNice();
+        return telemetry.snapshot(workers.values(), listenFds, generation, stage, standbys.size(), nice, notReady());
     }
 
     private void handleSignal(String name) {
@@ -409,7 +414,10 @@ public final class Master {
                     }
                 }
             }
-            case "USR1" -> logStats();
+            case "USR1" -> {
+                reopenLog();
+                logStats();
+            }
             default -> { }
         }
     }
@@ -927,6 +935,16 @@ public final class Master {
     private void kill(WorkerProcess w, int signal) {
         w.killed |= signal == SIGKILL;
         spawner.kill(w.pid, signal);
+    }
+
+    /** --logto: the log file anew, in the master and every worker (logrotate renamed it). */
+    private void reopenLog() {
+        if (logFile != null) {
+            logFile.reopen(log);
+            for (WorkerProcess w : workers.values()) {
+                w.send(logFile.command());
+            }
+        }
     }
 
     private void logStats() {

@@ -17,7 +17,7 @@ import java.util.HexFormat;
  * malloc_trim, and the listeners, bound in a millisecond where Netty's first bind took a tenth of a second. Each returns 0 (or a pid) on success and -errno on failure. Loading takes a few milliseconds
  * (jnr-posix, used before, took 0.3-0.45 s of every launch). The library is copied out of the jar once, into
  * the cache directory under a name that hashes it (or a temporary file when the cache cannot be written).
- * No state: any thread (the master calls it from its main thread).
+ * No state: any thread (the master calls it from its main thread; a worker loads it too, for --logto's reopen).
  */
 final class Posix {
 
@@ -78,6 +78,12 @@ final class Posix {
 
     /** A listening socket's accept queue from the kernel: (waiting connections << 32) | its length, or -errno. */
     static native long listenQueue(int fd);
+
+    /**
+     * Opens {@code path} (its bytes) for appending, created 0644 if missing, and makes it descriptors 1 and 2 of
+     * this process (dup2: a line being written lands whole in the old file or the new one); 0 or -errno.
+     */
+    static native int reopenStdio(byte[] path);
 
     private static Path extract() throws IOException {
         byte[] library;

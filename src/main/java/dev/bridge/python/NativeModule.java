@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
 public final class NativeModule {
 
     /** The module's sources, as resources of the jar (from {@code native/}). */
-    static final List<String> SOURCES = List.of("uwsgi_packet.h", "uwsgi_packet.c", "bridge_native.c");
+    static final List<String> SOURCES = List.of("uwsgi_packet.h", "uwsgi_packet.c", "access_log.h", "access_log.c",
+            "bridge_native.c");
     /** How long a build may take, in seconds (about one on this machine). */
     static final int BUILD_TIMEOUT_SECONDS = 120;
     /** Most compiler output kept for the error line, in characters. */
@@ -82,7 +83,8 @@ public final class NativeModule {
     /** The compiler command: what any CPython C extension needs, warnings on (the tests build with -Werror). */
     static List<String> command(String compiler, PythonRuntime python, Path dir, Path out) {
         return List.of(compiler, "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-I" + python.include(),
-                dir.resolve("uwsgi_packet.c").toString(), dir.resolve("bridge_native.c").toString(), "-o", out.toString());
+                dir.resolve("uwsgi_packet.c").toString(), dir.resolve("access_log.c").toString(),
+                dir.resolve("bridge_native.c").toString(), "-o", out.toString());
     }
 
     private static void compile(String compiler, PythonRuntime python, Path dir, Path out) throws ConfigException, IOException {

@@ -3,6 +3,8 @@ package dev.bridge.python;
 import dev.bridge.Log;
 import dev.bridge.ThreadCpu;
 import dev.bridge.config.Config;
+import dev.bridge.logging.AccessLog;
+import dev.bridge.logging.AccessLogFormat;
 import dev.bridge.stats.RequestCounters;
 import dev.bridge.stats.WorkerStats;
 import dev.bridge.wsgi.ExchangeRouter;
@@ -299,7 +301,7 @@ public final class PythonThreads {
                 interp.exec("import bridge_wsgi as _bridge\nhandle = _bridge._local.handler\ndel _bridge");
             }
             if (loops != null) {
-                String error = startLoop(interp, busy);
+                String error = startLoop(interp, busy, index);
                 if (error != null) {
                     booted.complete(NATIVE_ERROR + error);
                     return;
@@ -360,13 +362,15 @@ public final class PythonThreads {
     }
 
     /** Makes the calling Python thread's C request loop; returns null, or why the native module cannot be used. */
-    private String startLoop(Interpreter interp, Busy busy) throws java.io.IOException {
+    private String startLoop(Interpreter interp, Busy busy, int index) throws java.io.IOException {
         NativeLoops.Slot slot = loops.slot();
         busy.loop = slot;
+        AccessLogFormat format = AccessLogFormat.of(config.observability().logFormat());
         Object error = interp.invoke("native_loop", loops.listeners(), loops.wakeFd(),
                 slot.control()[0].intValue(), slot.status(), Math.min(config.bufferSize(), MAX_UWSGI_BLOCK),
                 config.limitBody(), config.spillThreshold(), config.headerTimeout(), config.accessLog(),
-                System.getProperty("java.io.tmpdir"));
+                System.getProperty("java.io.tmpdir"), format == null ? "" : format.nativeSpec(), AccessLog.workerId(),
+                index);
         return error == null ? null : "cannot start the native uwsgi loop (" + error + "); use --uwsgi-loop netty";
     }
 

@@ -1,6 +1,8 @@
 package dev.bridge.response;
 
 import dev.bridge.config.Config;
+import dev.bridge.logging.AccessLog;
+import dev.bridge.logging.AccessLogFormat;
 import dev.bridge.stats.RequestCounters;
 import dev.bridge.wsgi.AppResponseHead;
 import dev.bridge.wsgi.ResponseSink;
@@ -249,7 +251,13 @@ public final class HttpResponder implements ResponseSink {
     }
 
     private void accessLog(int code, long nanos) {
-        if (config.accessLog()) {
+        if (!config.accessLog() || !log.isInfoEnabled()) { // a silenced logger (the warm-up's): no access line
+            return;
+        }
+        AccessLogFormat format = AccessLogFormat.of(config.observability().logFormat());
+        if (format != null) {
+            AccessLog.served(format, request, code, sent, nanos);
+        } else {
             double ms = nanos / 1e6;
             log.info(String.format("%s \"%s\" %d %d %.2fms", request.client(),
                     request.summary(), code, sent, ms));

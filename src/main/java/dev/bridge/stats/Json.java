@@ -97,6 +97,15 @@ public final class Json {
     /** Appends {@code s} as a JSON string: quotes, backslashes, control and non-ASCII characters escaped. */
     public static void quote(StringBuilder out, String s) {
         out.append('"');
+        escape(out, s);
+        out.append('"');
+    }
+
+    /**
+     * Appends a JSON string's content, printable ASCII only: everything else is an escape, so a line stays one
+     * line of valid JSON in valid UTF-8 whatever bytes a request carried (read as ISO-8859-1 characters).
+     */
+    public static void escape(StringBuilder out, String s) {
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             switch (c) {
@@ -105,15 +114,19 @@ public final class Json {
                 case '\n' -> out.append("\\n");
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
+                case '\b' -> out.append("\\b");
+                case '\f' -> out.append("\\f");
                 default -> {
-                    if (c < 0x20 || c >= 0x7f) {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
+                    if (c >= 0x20 && c < 0x7f) {
                         out.append(c);
+                    } else {
+                        out.append("\\u").append(HEX[c >> 12]).append(HEX[(c >> 8) & 15]).append(HEX[(c >> 4) & 15])
+                                .append(HEX[c & 15]);
                     }
                 }
             }
         }
-        out.append('"');
     }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
 }

@@ -1,6 +1,8 @@
 package dev.bridge.worker;
 
+import dev.bridge.Log;
 import dev.bridge.master.Control;
+import dev.bridge.master.LogFile;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 
@@ -12,7 +14,8 @@ import java.util.function.Supplier;
  * text line per message (see {@link Control}). Commands from the master, and the loss of
  * the master (EOF: a worker whose master is gone drains and exits, so no orphan serves stale code), are
  * handed to the worker's main thread as events, except {@code STATS}, which the event loop answers at once
- * (the main thread may be busy booting or stopping). Runs on the worker's event loop.
+ * (the main thread may be busy booting or stopping), and {@code REOPEN} (--logto), which it does at once too.
+ * Runs on the worker's event loop.
  */
 final class MasterLink {
 
@@ -32,6 +35,8 @@ final class MasterLink {
         Channel ch = Control.channel(fd, line -> {
             if (line.equals(Control.STATS)) {
                 self[0].writeAndFlush(stats.get() + "\n");
+            } else if (line.startsWith(Control.REOPEN + " ")) {
+                LogFile.reopen(line, Log.get()); // at once, also while the main thread boots or stops
             } else {
                 events.accept(line);
             }
