@@ -11,17 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                                            \
-    do {                                                                                                            \
-        if (!(cond)) {                                                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                    \
-            fprintf(stderr, __VA_ARGS__);                                                                           \
-            fputc('\n', stderr);                                                                                    \
-            failures++;                                                                                             \
-        }                                                                                                           \
-    } while (0)
+#include "test_check.h"
 
 static const char JSON_SPEC[] =
     "j{\"time\":%r,\"addr\":%h,\"method\":%a,\"uri\":%b,\"proto\":%c,\"status\":%d,\"size\":%e,\"msecs\":%f,"

@@ -9,18 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-static struct uwsgi_packet packet;
+#include "test_check.h"
 
-#define CHECK(cond, ...)                                                                                            \
-    do {                                                                                                            \
-        if (!(cond)) {                                                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                    \
-            fprintf(stderr, __VA_ARGS__);                                                                           \
-            fputc('\n', stderr);                                                                                    \
-            failures++;                                                                                             \
-        }                                                                                                           \
-    } while (0)
+static struct uwsgi_packet packet;
 
 /* Builds a packet: modifier1, then vars as alternating key/value C strings, NULL-terminated. */
 static size_t build(unsigned char *out, int modifier1, const char *const *kv) {
