@@ -1,7 +1,5 @@
 package dev.bridge.stats;
 
-import java.util.Locale;
-
 /**
  * Renders a {@link Snapshot} in Prometheus' text exposition format (version 0.0.4): counters since the master
  * started (exited workers included), gauges of now. Checked by {@code promtool check metrics} in the tests.
@@ -10,6 +8,10 @@ import java.util.Locale;
 public final class PrometheusText {
 
     private static final String[] PROTOCOLS = {"http", "uwsgi"};
+    /** The {@code le} labels of the request and reload duration buckets, the last one {@code +Inf}. */
+    private static final String[] REQUEST_LE = leLabels(java.util.Arrays.stream(RequestCounters.BUCKET_MICROS)
+            .mapToDouble(us -> us / 1e6).toArray());
+    private static final String[] RELOAD_LE = leLabels(Snapshot.Reloads.BUCKET_SECONDS);
 
     private final StringBuilder out = new StringBuilder(8192);
 
@@ -41,8 +43,8 @@ public final class PrometheusText {
             long cumulative = 0;
             for (int b = 0; b < RequestCounters.N_BUCKETS; b++) {
                 cumulative += c[RequestCounters.BUCKETS + b];
-                String le = b < RequestCounters.BUCKET_MICROS.length ? seconds(RequestCounters.BUCKET_MICROS[b] / 1e6) : "+Inf";
-                sample("bridge_request_duration_seconds_bucket", "protocol=\"" + protocol + "\",le=\"" + le + "\"", cumulative);
+                sample("bridge_request_duration_seconds_bucket", "protocol=\"" + protocol + "\",le=\"" + REQUEST_LE[b] + "\"",
+                        cumulative);
             }
             sample("bridge_request_duration_seconds_sum", "protocol=\"" + protocol + "\"", c[RequestCounters.MICROS] / 1e6);
             sample("bridge_request_duration_seconds_count", "protocol=\"" + protocol + "\"", cumulative);
@@ -110,8 +112,7 @@ public final class PrometheusText {
         long[] buckets = s.reloads().durationBuckets();
         for (int b = 0; b < buckets.length; b++) {
             cumulative += buckets[b];
-            String le = b < Snapshot.Reloads.BUCKET_SECONDS.length ? seconds(Snapshot.Reloads.BUCKET_SECONDS[b]) : "+Inf";
-            sample("bridge_reload_duration_seconds_bucket", "le=\"" + le + "\"", cumulative);
+            sample("bridge_reload_duration_seconds_bucket", "le=\"" + RELOAD_LE[b] + "\"", cumulative);
         }
         sample("bridge_reload_duration_seconds_sum", null, s.reloads().durationSecondsSum());
         sample("bridge_reload_duration_seconds_count", null, cumulative);
@@ -155,8 +156,13 @@ public final class PrometheusText {
         return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
     }
 
-    private static String seconds(double s) {
-        String text = String.format(Locale.ROOT, "%.4f", s);
-        return text.replaceAll("0+$", "").replaceAll("\\.$", "");
+    /** Bucket bounds in seconds as labels ({@code 0.005}, {@code 1}), then {@code +Inf}. */
+    private static String[] leLabels(double[] bounds) {
+        String[] out = new String[bounds.length + 1];
+        for (int i = 0; i < bounds.length; i++) {
+            out[i] = java.math.BigDecimal.valueOf(bounds[i]).stripTrailingZeros().toPlainString();
+        }
+        out[bounds.length] = "+Inf";
+        return out;
     }
 }
