@@ -1,88 +1,17 @@
 package dev.bridge.config;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * The whole configuration, immutable and validated at load ({@link CommandLine#parse}).
- *
- * <p>Units are in the names' Javadoc; defaults are the named constants below.
- *
- * @param module          WSGI app spec: {@code pkg.mod:callable}, {@code mod} or {@code path/file.py:callable}
- * @param listeners       HTTP and uwsgi listeners, in command-line order
- * @param workers         worker processes
- * @param threads         Python threads per worker, sharing the worker's one interpreter (and its GIL)
- * @param interpreters    isolated Python interpreters per worker, each with its own GIL and its own thread;
- *                        1 = the worker's main interpreter only
- * @param chdir           directory the worker changes to before loading the app, or null
- * @param pythonPaths     directories put in front of {@code sys.path}
- * @param python          explicit Python executable ({@code --python}), or null
- * @param venv            explicit virtualenv directory ({@code --venv}), or null
- * @param limitBody       largest request body accepted, in bytes; 0 = no limit
- * @param maxHeaderSize   largest request header block, in bytes
- * @param spillThreshold  request bodies larger than this many bytes go to a temp file, not memory
- * @param headerTimeout   seconds a client has to send a whole request once it started one
- * @param keepaliveTimeout seconds an idle keep-alive connection is kept open
- * @param gracefulTimeout seconds in-flight requests get to finish on a graceful stop
- * @param accessLog       whether one line per request is logged
- * @param jvmArgs         JVM flags for worker processes (replace the defaults)
- * @param backlog         accept queue length of each listener, in connections
- * @param chmodSocket     permission bits of unix socket listeners, or -1 for the umask's
- * @param reusePort       each worker binds its own SO_REUSEPORT socket instead of sharing the master's
- * @param maxRequests     a worker is replaced after this many requests; 0 = never
- * @param maxRequestsJitter up to this many requests added to maxRequests, per worker, at random
- * @param reloadOnRss     a worker is replaced when its resident memory exceeds this many MiB; 0 = never
- * @param maxWorkerLifetime a worker is replaced after this many seconds; 0 = never
- * @param harakiri        a request running longer than this many seconds gets its worker killed; 0 = never
- * @param bootTimeout     seconds a new worker has to load the app and report ready
- * @param pidfile         file the master writes its pid to, or null
- * @param reloadMode      how a reload replaces workers: all at once, or one slot at a time
- * @param reloadMercy     seconds a replaced worker gets to finish its requests before SIGKILL
- * @param standby         worker JVMs the master keeps booted without Python, to become workers when needed
- * @param pythonNice      nice levels the Python threads run below the worker's event loop (0: the same priority),
- *                        or {@link #PYTHON_NICE_AUTO}: the worker decides while it serves
- * @param touchReload     files whose modification triggers a reload
- * @param bufferSize      largest uwsgi vars block accepted, in bytes
- * @param trustedProxies  peers whose X-Forwarded-For and X-Forwarded-Proto are believed
- * @param uwsgiLoop       who serves uwsgi listeners: the C request loop on the Python threads, or Netty
- * @param observability   the stats server and the access log's format and file
+ * The whole configuration, immutable and validated at load ({@link CommandLine#parse}). Each setting is
+ * declared once, in {@link Settings} (its name, default, help and checks); this class reads the values by
+ * setting, so no two values of the same type can be swapped by position. Units are in {@link Settings}' help
+ * and the constants' Javadoc below.
  */
-public record Config(
-        String module,
-        List<ListenAddress> listeners,
-        int workers,
-        int threads,
-        int interpreters,
-        String chdir,
-        List<String> pythonPaths,
-        String python,
-        String venv,
-        long limitBody,
-        int maxHeaderSize,
-        long spillThreshold,
-        int headerTimeout,
-        int keepaliveTimeout,
-        int gracefulTimeout,
-        boolean accessLog,
-        List<String> jvmArgs,
-        int backlog,
-        int chmodSocket,
-        boolean reusePort,
-        long maxRequests,
-        long maxRequestsJitter,
-        long reloadOnRss,
-        int maxWorkerLifetime,
-        int harakiri,
-        int bootTimeout,
-        String pidfile,
-        ReloadMode reloadMode,
-        int reloadMercy,
-        int standby,
-        int pythonNice,
-        List<String> touchReload,
-        int bufferSize,
-        List<Cidr> trustedProxies,
-        UwsgiLoop uwsgiLoop,
-        Observability observability) {
+public final class Config {
 
     /**
      * {@code native}: each Python thread serves the uwsgi listeners itself, in C (native/), one connection at
@@ -155,33 +84,218 @@ public record Config(
             "-Xms8m", "-Xmx64m", "-Xss512k", "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=32m");
 
-    public Config {
-        listeners = List.copyOf(listeners);
-        pythonPaths = List.copyOf(pythonPaths);
-        jvmArgs = List.copyOf(jvmArgs);
-        touchReload = List.copyOf(touchReload);
-        trustedProxies = List.copyOf(trustedProxies);
+    private final Map<Setting<?>, Object> values;
+    private final List<ListenAddress> listeners;
+    private final Observability observability;
+
+    /** The values of the settings as given, the others at their defaults; checked by the caller. */
+    Config(Map<Setting<?>, Object> given) {
+        this.values = new LinkedHashMap<>(); // Setting has identity equality; the values compare with equals()
+        for (Setting<?> s : Settings.all()) {
+            values.put(s, given.containsKey(s) ? given.get(s) : s.initial());
+        }
+        List<ListenAddress> all = new ArrayList<>(get(Settings.HTTP));
+        all.addAll(get(Settings.UWSGI_SOCKET));
+        this.listeners = List.copyOf(all);
+        this.observability = new Observability(get(Settings.STATS), get(Settings.STATS_HTTP), get(Settings.STATS_PUBLIC),
+                get(Settings.LOG_FORMAT), get(Settings.LOGTO));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Config c && values.equals(c.values);
+    }
+
+    @Override
+    public int hashCode() {
+        return values.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("Config[");
+        for (Setting<?> s : Settings.all()) {
+            sb.append(sb.length() > 7 ? ", " : "").append(s.name()).append('=').append(values.get(s));
+        }
+        return sb.append(']').toString();
+    }
+
+    /** The value of a setting. */
+    @SuppressWarnings("unchecked")
+    public <T> T get(Setting<T> setting) {
+        return (T) values.get(setting);
+    }
+
+    public String module() {
+        return get(Settings.MODULE);
+    }
+
+    /** HTTP and uwsgi listeners: the --http ones, then the --uwsgi-socket ones, each in command-line order. */
+    public List<ListenAddress> listeners() {
+        return listeners;
+    }
+
+    public int workers() {
+        return get(Settings.WORKERS);
+    }
+
+    public int threads() {
+        return get(Settings.THREADS);
+    }
+
+    public int interpreters() {
+        return get(Settings.INTERPRETERS);
+    }
+
+    public String chdir() {
+        return get(Settings.CHDIR);
+    }
+
+    public List<String> pythonPaths() {
+        return get(Settings.PYTHONPATH);
+    }
+
+    public String python() {
+        return get(Settings.PYTHON);
+    }
+
+    public String venv() {
+        return get(Settings.VENV);
+    }
+
+    public long limitBody() {
+        return get(Settings.LIMIT_BODY);
+    }
+
+    public int maxHeaderSize() {
+        return get(Settings.MAX_HEADER_SIZE);
+    }
+
+    public long spillThreshold() {
+        return get(Settings.SPILL_THRESHOLD);
+    }
+
+    public int headerTimeout() {
+        return get(Settings.HEADER_TIMEOUT);
+    }
+
+    public int keepaliveTimeout() {
+        return get(Settings.KEEPALIVE_TIMEOUT);
+    }
+
+    public int gracefulTimeout() {
+        return get(Settings.GRACEFUL_TIMEOUT);
+    }
+
+    /** Whether one line per request is logged. */
+    public boolean accessLog() {
+        return !get(Settings.DISABLE_LOGGING);
+    }
+
+    public List<String> jvmArgs() {
+        return get(Settings.JVM_ARGS);
+    }
+
+    /** Accept queue length of each listener, in connections. */
+    public int backlog() {
+        return get(Settings.LISTEN);
+    }
+
+    /** Permission bits of unix socket listeners, or -1 for the umask's. */
+    public int chmodSocket() {
+        return get(Settings.CHMOD_SOCKET);
+    }
+
+    public boolean reusePort() {
+        return get(Settings.REUSE_PORT);
+    }
+
+    public long maxRequests() {
+        return get(Settings.MAX_REQUESTS);
+    }
+
+    public long maxRequestsJitter() {
+        return get(Settings.MAX_REQUESTS_JITTER);
+    }
+
+    public long reloadOnRss() {
+        return get(Settings.RELOAD_ON_RSS);
+    }
+
+    public int maxWorkerLifetime() {
+        return get(Settings.MAX_WORKER_LIFETIME);
+    }
+
+    public int harakiri() {
+        return get(Settings.HARAKIRI);
+    }
+
+    public int bootTimeout() {
+        return get(Settings.BOOT_TIMEOUT);
+    }
+
+    public String pidfile() {
+        return get(Settings.PIDFILE);
+    }
+
+    public ReloadMode reloadMode() {
+        return get(Settings.RELOAD_MODE);
+    }
+
+    public int reloadMercy() {
+        return get(Settings.RELOAD_MERCY);
+    }
+
+    /** Standby worker JVMs: as many as workers unless given. */
+    public int standby() {
+        Integer n = get(Settings.STANDBY);
+        return n == null ? workers() : n;
+    }
+
+    /** Nice levels of the Python threads below the event loop, or {@link #PYTHON_NICE_AUTO}. */
+    public int pythonNice() {
+        return get(Settings.PYTHON_NICE);
+    }
+
+    public List<String> touchReload() {
+        return get(Settings.TOUCH_RELOAD);
+    }
+
+    public int bufferSize() {
+        return get(Settings.BUFFER_SIZE);
+    }
+
+    public List<Cidr> trustedProxies() {
+        return get(Settings.TRUSTED_PROXY);
+    }
+
+    public UwsgiLoop uwsgiLoop() {
+        return get(Settings.UWSGI_LOOP);
+    }
+
+    public Observability observability() {
+        return observability;
     }
 
     /** Whether some listener is uwsgi and served by the C request loop ({@code --uwsgi-loop native}). */
     public boolean servesUwsgiNatively() {
-        return uwsgiLoop == UwsgiLoop.NATIVE
+        return uwsgiLoop() == UwsgiLoop.NATIVE
                 && listeners.stream().anyMatch(l -> l.protocol() == ListenAddress.Protocol.UWSGI);
     }
 
     /** Whether each Python thread of a worker runs its own isolated interpreter. */
     public boolean isolatedInterpreters() {
-        return interpreters > 1;
+        return interpreters() > 1;
     }
 
     /** The Python threads of a worker: one per interpreter, or {@code --threads} sharing the main one. */
     public int pythonThreads() {
-        return isolatedInterpreters() ? interpreters : threads;
+        return isolatedInterpreters() ? interpreters() : threads();
     }
 
     /** True when one app object may be called by several threads at once (wsgi.multithread). */
     public boolean multithread() {
-        return threads > 1;
+        return threads() > 1;
     }
 
     /**
@@ -189,6 +303,6 @@ public record Config(
      * (wsgi.multiprocess): in another worker process, or in another isolated interpreter of this one.
      */
     public boolean multiprocess() {
-        return workers > 1 || interpreters > 1;
+        return workers() > 1 || interpreters() > 1;
     }
 }

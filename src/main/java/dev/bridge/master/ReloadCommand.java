@@ -1,6 +1,8 @@
 package dev.bridge.master;
 
 import dev.bridge.ExitCode;
+import dev.bridge.config.ConfigException;
+import dev.bridge.config.Settings;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,6 +19,8 @@ public final class ReloadCommand {
 
     /** How long to wait for the outcome when --timeout is not given, in seconds. */
     static final int DEFAULT_TIMEOUT = 120;
+    /** The longest --timeout, in seconds: a day. */
+    static final int MAX_TIMEOUT = 86_400;
     private static final int SIGHUP = 1;
     /** The master computes a reload's start from a monotonic clock: it may read up to a millisecond early. */
     private static final long CLOCK_SLACK_MILLIS = 5;
@@ -29,7 +33,14 @@ public final class ReloadCommand {
         for (int i = 0; i + 1 < args.size(); i += 2) {
             switch (args.get(i)) {
                 case "--pidfile" -> pidfile = args.get(i + 1);
-                case "--timeout" -> timeout = Integer.parseInt(args.get(i + 1));
+                case "--timeout" -> {
+                    try {
+                        timeout = (int) Settings.longIn("--timeout", args.get(i + 1), 1, MAX_TIMEOUT);
+                    } catch (ConfigException e) {
+                        System.err.println("bridge reload: " + e.getMessage());
+                        return ExitCode.USAGE;
+                    }
+                }
                 default -> {
                     System.err.println("bridge reload: unknown flag " + args.get(i));
                     return ExitCode.USAGE;
