@@ -273,6 +273,16 @@ public final class Config {
         return get(Settings.UWSGI_LOOP);
     }
 
+    /** --env: the variables added to the workers' environment, in order (a later one for a key wins). */
+    public Map<String, String> env() {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String entry : get(Settings.ENV)) {
+            int eq = entry.indexOf('=');
+            env.put(entry.substring(0, eq), entry.substring(eq + 1));
+        }
+        return env;
+    }
+
     public Observability observability() {
         return observability;
     }

@@ -103,6 +103,9 @@ public final class Settings {
             (w, v, c) -> pythonNice(w, v), List.of()));
     public static final Setting<List<String>> TOUCH_RELOAD = add(list("touch-reload", "FILE", "none",
             "reload when FILE's modification time changes (repeatable)", (w, v) -> v));
+    public static final Setting<List<String>> ENV = add(list("env", "KEY=VALUE", "none",
+            "set KEY in the workers' environment, so in the app's os.environ (repeatable; the last one for a KEY wins)",
+            Settings::environmentEntry));
     public static final Setting<Boolean> DISABLE_LOGGING = add(onOff("disable-logging", "no access log line per request"));
     public static final Setting<String> LOG_FORMAT = add(new Setting<>("log-format", "FORMAT|json", null,
             "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms",
@@ -191,6 +194,20 @@ public final class Settings {
     }
 
     // ---- value checks ----
+
+    /** {@code KEY=VALUE} with a key a process environment can hold, and not one of the bridge's own. */
+    private static String environmentEntry(String flag, String value) throws ConfigException {
+        int eq = value.indexOf('=');
+        String key = eq < 0 ? value : value.substring(0, eq);
+        if (eq <= 0 || !key.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+            throw new ConfigException(flag + " " + value + ": expected KEY=VALUE, KEY being letters, digits and _");
+        }
+        if (key.startsWith("BRIDGE_")) {
+            throw new ConfigException(flag + " " + value + ": BRIDGE_ variables are the bridge's own (the worker's id, "
+                    + "generation and descriptors)");
+        }
+        return value;
+    }
 
     private static int octal(String flag, String value) throws ConfigException {
         try {

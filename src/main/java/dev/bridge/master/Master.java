@@ -556,6 +556,7 @@ public final class Master {
         int[] inherit = inherited.stream().mapToInt(Integer::intValue).toArray();
         String id = slot == WorkerProcess.STANDBY_SLOT ? Control.STANDBY_ID : Integer.toString(slot);
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
+        env.putAll(config.env());
         env.put(Control.ENV_WORKER_ID, id);
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
         env.put(Control.ENV_PYTHON_NICE, Integer.toString(learntPythonNice));

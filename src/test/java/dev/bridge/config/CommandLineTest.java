@@ -130,6 +130,16 @@ class CommandLineTest {
     }
 
     @Test
+    void envTakesKeyValuePairsTheLastOneForAKeyWinning() throws ConfigException {
+        assertEquals(Map.of(), withModule().env());
+        assertEquals(List.of(Map.entry("A", "1 = 2"), Map.entry("B", "")),
+                List.copyOf(withModule("--env", "A=0", "--env", "A=1 = 2", "--env=B=").env().entrySet()));
+        assertEquals("--env A: expected KEY=VALUE, KEY being letters, digits and _", error("--module", "m", "--env", "A"));
+        assertEquals("--env 1A=x: expected KEY=VALUE, KEY being letters, digits and _", error("--module", "m", "--env", "1A=x"));
+        assertTrue(error("--module", "m", "--env", "BRIDGE_WORKER_ID=3").startsWith("--env BRIDGE_WORKER_ID=3: BRIDGE_ variables"));
+    }
+
+    @Test
     void shouldTrimNumbers() throws ConfigException {
         assertEquals(4, withModule("--threads", " 4 ").threads());
     }
@@ -282,6 +292,7 @@ class CommandLineTest {
                 Map.entry("--trusted-proxy", "127.0.0.0/8 ::1"),
                 Map.entry("--log-format", "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms"),
                 Map.entry("--logto", "stderr"),
+                Map.entry("--env", "none"),
                 Map.entry("--stats", "none"),
                 Map.entry("--stats-http", "off"),
                 Map.entry("--stats-public", "off"));
@@ -334,6 +345,7 @@ class CommandLineTest {
                     case "--buffer-size" -> "8192";
                     case "--trusted-proxy" -> "10.0.0.0/8";
                     case "--stats" -> "127.0.0.1:9191";
+                    case "--env" -> "A=b";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.equals("--interpreters") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")
