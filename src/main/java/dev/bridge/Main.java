@@ -57,7 +57,9 @@ public final class Main {
     private static int launch(List<String> argv) {
         Master.preload();
         try {
-            CommandLine.Result result = CommandLine.parse(argv);
+            List<String> warnings = new java.util.ArrayList<>();
+            CommandLine.Result result = CommandLine.load(argv, System.getenv(), warnings);
+            warnings.forEach(w -> System.err.println("bridge: warning: " + w));
             if (result instanceof CommandLine.Help help) {
                 System.out.print(help.text());
                 return ExitCode.OK;
@@ -71,7 +73,7 @@ public final class Main {
                     throw new CompletionException(e);
                 }
             });
-            return Master.run(config, python, argv);
+            return Master.run(config, python);
         } catch (ConfigException e) {
             System.err.println("bridge: error: " + e.getMessage());
             return ExitCode.USAGE;

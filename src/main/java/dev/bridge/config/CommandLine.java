@@ -14,7 +14,7 @@ import java.util.Map;
  */
 public final class CommandLine {
 
-    /** What the parse produced: a config to run, or a request for help. */
+    /** What the parse produced: a config to run, or text to print before exiting (--help, --print-config). */
     public sealed interface Result permits Run, Help {}
 
     public record Run(Config config) implements Result {}
@@ -35,8 +35,20 @@ public final class CommandLine {
         }
     }
 
+    /** Parses the command line alone (a worker's: the master passes it every setting as a flag). */
     public static Result parse(List<String> args) throws ConfigException {
-        Map<Setting<?>, Object> given = new IdentityHashMap<>();
+        return load(args, Map.of(), new ArrayList<>());
+    }
+
+    /**
+     * Reads the settings from the command line, the environment ({@code BRIDGE_NAME}) and the ini file
+     * ({@code --ini}, or {@code BRIDGE_INI}), in that order of precedence; {@code warnings} gets a line per
+     * BRIDGE_ variable that is no setting. {@code --print-config} returns the effective settings and their sources
+     * as text to print.
+     */
+    public static Result load(List<String> args, Map<String, String> env, List<String> warnings) throws ConfigException {
+        List<Sources.Occurrence> flags = new ArrayList<>();
+        boolean print = false;
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
             String name = arg;
@@ -48,6 +60,10 @@ public final class CommandLine {
             }
             if (name.equals("--help") || name.equals("-h")) {
                 return new Help(help());
+            }
+            if (name.equals(PRINT_CONFIG)) {
+                print = true;
+                continue;
             }
             Setting<?> setting = BY_FLAG.get(name);
             if (setting == null) {
@@ -61,9 +77,40 @@ public final class CommandLine {
             } else if (!setting.takesValue() && value != null) {
                 throw new ConfigException(name + " takes no value");
             }
-            apply(given, setting, name, value);
+            flags.add(new Sources.Occurrence(setting, value, name));
         }
-        return new Run(build(given));
+        List<Sources.Occurrence> environment = Sources.environment(env, warnings);
+        String ini = last(flags, Settings.INI);
+        ini = ini != null ? ini : last(environment, Settings.INI);
+        List<Sources.Occurrence> file = ini == null ? List.of() : Sources.ini(java.nio.file.Path.of(ini));
+        // Per setting, the occurrences of the highest source that has it.
+        Map<Setting<?>, List<Sources.Occurrence>> effective = new LinkedHashMap<>();
+        for (List<Sources.Occurrence> source : List.of(file, environment, flags)) {
+            Map<Setting<?>, List<Sources.Occurrence>> here = new LinkedHashMap<>();
+            for (Sources.Occurrence o : source) {
+                here.computeIfAbsent(o.setting(), k -> new ArrayList<>()).add(o);
+            }
+            effective.putAll(here);
+        }
+        Map<Setting<?>, Object> given = new IdentityHashMap<>();
+        List<String> workerArgs = new ArrayList<>();
+        Map<Setting<?>, String> origins = new IdentityHashMap<>();
+        for (Setting<?> setting : Settings.all()) {
+            List<Sources.Occurrence> occurrences = effective.get(setting);
+            if (occurrences == null) {
+                continue;
+            }
+            for (Sources.Occurrence o : occurrences) {
+                apply(given, setting, o.where(), o.text());
+                workerArgs.add(setting.flag());
+                if (o.text() != null) {
+                    workerArgs.add(o.text());
+                }
+            }
+            origins.put(setting, String.join(", ", occurrences.stream().map(Sources.Occurrence::where).distinct().toList()));
+        }
+        Config config = build(given, workerArgs);
+        return print ? new Help(printConfig(config, origins)) : new Run(config);
     }
 
     /** One occurrence of a setting, {@code where} naming it in errors. */
@@ -74,9 +121,34 @@ public final class CommandLine {
         given.put(setting, setting.parse(where, value, current));
     }
 
+    /** {@code --print-config}: prints the effective settings and where each came from, then exits. */
+    static final String PRINT_CONFIG = "--print-config";
+
+    private static String last(List<Sources.Occurrence> occurrences, Setting<?> setting) {
+        String value = null;
+        for (Sources.Occurrence o : occurrences) {
+            if (o.setting() == setting) {
+                value = o.text();
+            }
+        }
+        return value;
+    }
+
+    /** Each setting's effective value and its source: the flag, BRIDGE_NAME, FILE:LINE, or "default". */
+    private static String printConfig(Config config, Map<Setting<?>, String> origins) {
+        StringBuilder sb = new StringBuilder();
+        for (Setting<?> s : Settings.all()) {
+            Object v = config.get(s);
+            String value = v == null ? "(" + s.defaultText() + ")" : v instanceof List<?> l
+                    ? String.join(" ", l.stream().map(String::valueOf).toList()) : String.valueOf(v);
+            sb.append(String.format("%-22s %-40s %s%n", s.name(), value, origins.getOrDefault(s, "default")));
+        }
+        return sb.toString();
+    }
+
     /** The defaults that depend on what was given, and the rules that tie settings together. */
-    private static Config build(Map<Setting<?>, Object> given) throws ConfigException {
-        Config c = new Config(given);
+    private static Config build(Map<Setting<?>, Object> given, List<String> workerArgs) throws ConfigException {
+        Config c = new Config(given, workerArgs);
         if (c.module() == null || c.module().isBlank()) {
             throw new ConfigException("--module is required, e.g. --module myapp:application (see --help)");
         }
@@ -101,7 +173,7 @@ public final class CommandLine {
             throw new ConfigException("give --python or --venv, not both");
         }
         checkStats(c.observability());
-        return new Config(given);
+        return new Config(given, workerArgs);
     }
 
     private static void checkStats(Observability o) throws ConfigException {
@@ -128,6 +200,7 @@ public final class CommandLine {
                 line(sb, "--" + alias, s.arg(), "alias of " + s.flag() + " (uWSGI's name)", "as " + s.flag());
             }
         }
+        line(sb, PRINT_CONFIG, null, "show every setting's effective value and where it came from, and exit", "off");
         line(sb, "--help", null, "show this help and exit", null);
         return sb.toString();
     }

@@ -87,9 +87,15 @@ public final class Config {
     private final Map<Setting<?>, Object> values;
     private final List<ListenAddress> listeners;
     private final Observability observability;
+    private final List<String> args;
 
-    /** The values of the settings as given, the others at their defaults; checked by the caller. */
-    Config(Map<Setting<?>, Object> given) {
+    /**
+     * The values of the settings as given, the others at their defaults; checked by the caller.
+     *
+     * @param args the flags that give a worker this configuration
+     */
+    Config(Map<Setting<?>, Object> given, List<String> args) {
+        this.args = List.copyOf(args);
         this.values = new LinkedHashMap<>(); // Setting has identity equality; the values compare with equals()
         for (Setting<?> s : Settings.all()) {
             values.put(s, given.containsKey(s) ? given.get(s) : s.initial());
@@ -118,6 +124,14 @@ public final class Config {
             sb.append(sb.length() > 7 ? ", " : "").append(s.name()).append('=').append(values.get(s));
         }
         return sb.append(']').toString();
+    }
+
+    /**
+     * This configuration as flags, each setting given (from the command line, the environment or the ini file)
+     * written as {@code --name value}: what the master passes its workers.
+     */
+    public List<String> args() {
+        return args;
     }
 
     /** The value of a setting. */

@@ -60,7 +60,7 @@ public final class Control {
     public static final String ENV_WORKER_ID = "BRIDGE_WORKER_ID";
     public static final String ENV_GENERATION = "BRIDGE_GENERATION";
     /** With --python-nice auto: the nice levels below the event loop its Python threads start at. */
-    public static final String ENV_PYTHON_NICE = "BRIDGE_PYTHON_NICE";
+    public static final String ENV_PYTHON_NICE = "BRIDGE_LEARNT_NICE";
     public static final String ENV_LISTEN_FDS = "BRIDGE_LISTEN_FDS";
     public static final String ENV_CONTROL_FD = "BRIDGE_CONTROL_FD";
     /** The {@link #ENV_WORKER_ID} of a standby: a worker JVM without a slot yet, booted ahead of need. */

@@ -115,7 +115,6 @@ public final class Master {
     /** The chosen Python, probed while the listeners are bound; null until {@link #awaitPython}. */
     private final CompletableFuture<PythonRuntime> probe;
     private PythonRuntime python;
-    private final List<String> userArgs;
     private final Logger log;
     private final Spawner spawner = new Spawner();
     private final MemoryTrim memoryTrim = new MemoryTrim();
@@ -166,10 +165,9 @@ public final class Master {
     /** --logto: the log file, reopened on SIGUSR1; null for stderr. */
     private LogFile logFile;
 
-    private Master(Config config, CompletableFuture<PythonRuntime> probe, List<String> userArgs) {
+    private Master(Config config, CompletableFuture<PythonRuntime> probe) {
         this.config = config;
         this.probe = probe;
-        this.userArgs = userArgs;
         this.log = Log.get();
         this.wanted = config.workers();
         this.telemetry = new Telemetry(config);
@@ -187,10 +185,10 @@ public final class Master {
     }
 
     /** Runs the server until it is stopped; returns the process's exit code. */
-    public static int run(Config config, CompletableFuture<PythonRuntime> python, List<String> userArgs)
+    public static int run(Config config, CompletableFuture<PythonRuntime> python)
             throws ConfigException {
         Log.tag("master");
-        return new Master(config, python, userArgs).run();
+        return new Master(config, python).run();
     }
 
     private int run() throws ConfigException {
@@ -564,7 +562,7 @@ public final class Master {
         env.put(Control.ENV_CONTROL_FD, Integer.toString(Spawner.FIRST_FD + inherit.length - 1));
         long pid;
         try {
-            pid = spawner.spawn(WorkerCommand.argv(config, python, userArgs, id, classData.flags()), env, inherit);
+            pid = spawner.spawn(WorkerCommand.argv(config, python, id, classData.flags()), env, inherit);
         } finally {
             spawner.close(pair[1]);
         }

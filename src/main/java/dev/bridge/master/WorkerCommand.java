@@ -21,7 +21,7 @@ public final class WorkerCommand {
     private WorkerCommand() {}
 
     /** @param id the worker's number (or "standby"), also shown in {@code ps} as {@code -Dbridge.worker=ID} */
-    public static List<String> argv(Config config, PythonRuntime python, List<String> userArgs, String id,
+    public static List<String> argv(Config config, PythonRuntime python, String id,
                                     List<String> extraJvmArgs) {
         List<String> argv = new ArrayList<>();
         argv.add(javaExecutable());
@@ -33,7 +33,7 @@ public final class WorkerCommand {
         argv.add(ownJar() + File.pathSeparator + python.jepJar());
         argv.add(dev.bridge.Main.class.getName());
         argv.add(WORKER_ROLE);
-        argv.addAll(userArgs);
+        argv.addAll(config.args()); // every setting the master was given, from whichever source, as flags
         return argv;
     }
 

@@ -293,6 +293,8 @@ class CommandLineTest {
                 Map.entry("--log-format", "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms"),
                 Map.entry("--logto", "stderr"),
                 Map.entry("--env", "none"),
+                Map.entry("--ini", "none"),
+                Map.entry("--print-config", "off"),
                 Map.entry("--stats", "none"),
                 Map.entry("--stats-http", "off"),
                 Map.entry("--stats-public", "off"));
@@ -324,7 +326,7 @@ class CommandLineTest {
         Matcher m = Pattern.compile("(?m)^  (--[a-z-]+)( \\S+)?").matcher(CommandLine.help());
         while (m.find()) {
             String flag = m.group(1);
-            if (flag.equals("--help") || flag.equals("--module")) {
+            if (flag.equals("--help") || flag.equals("--module") || flag.equals("--print-config")) {
                 continue;
             }
             List<String> args = new ArrayList<>(List.of("--module", "m", flag));
@@ -346,6 +348,7 @@ class CommandLineTest {
                     case "--trusted-proxy" -> "10.0.0.0/8";
                     case "--stats" -> "127.0.0.1:9191";
                     case "--env" -> "A=b";
+                    case "--ini" -> "/dev/null";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.equals("--interpreters") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")

@@ -66,6 +66,11 @@ public final class BridgeServer implements AutoCloseable {
 
     /** Runs {@code java -jar bridge.jar --venv .venv ARGS} without waiting for anything. */
     public static Process launch(List<String> args) throws IOException {
+        return launch(args, java.util.Map.of());
+    }
+
+    /** {@link #launch(List)} with these variables added to the environment. */
+    public static Process launch(List<String> args, java.util.Map<String, String> env) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar().toString()));
         if (!args.contains("--venv") && !args.contains("--python")) {
@@ -75,6 +80,7 @@ public final class BridgeServer implements AutoCloseable {
         cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().remove("VIRTUAL_ENV");
+        pb.environment().putAll(env);
         return pb.start();
     }
 
@@ -83,6 +89,11 @@ public final class BridgeServer implements AutoCloseable {
      * and {@code --workers 1} (unless a count is given), and waits until a worker serves.
      */
     public static BridgeServer start(String... args) throws IOException, InterruptedException {
+        return start(java.util.Map.of(), args);
+    }
+
+    /** {@link #start(String...)} with these variables added to the server's environment. */
+    public static BridgeServer start(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> all = new ArrayList<>(List.of(args));
         if (!all.contains("--workers")) {
             all.add("--workers");
@@ -96,7 +107,7 @@ public final class BridgeServer implements AutoCloseable {
             all.add("--chdir");
             all.add(testApps().toString());
         }
-        BridgeServer server = new BridgeServer(launch(all));
+        BridgeServer server = new BridgeServer(launch(all, env));
         if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0 || !server.process.isAlive()) {
             server.close();
             throw new IllegalStateException("the server did not become ready; its log:\n" + server.log());
