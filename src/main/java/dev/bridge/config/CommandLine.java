@@ -102,6 +102,9 @@ public final class CommandLine {
             }
             for (Sources.Occurrence o : occurrences) {
                 apply(given, setting, o.where(), o.text());
+                if (setting == Settings.INI) {
+                    continue; // a worker gets what the file said as flags: it must not read the file again
+                }
                 workerArgs.add(setting.flag());
                 if (o.text() != null) {
                     workerArgs.add(o.text());
