@@ -11,7 +11,8 @@ import java.util.List;
 /**
  * The command line and environment of a worker JVM: this JVM's {@code java}, the worker JVM flags, a class
  * path of our jar plus the jar of the chosen Python's Jep (so Java and native parts of Jep always match),
- * and the probe's findings as system properties. Master main thread.
+ * the probe's findings as system properties, and the master's settings as flags (whichever source gave them:
+ * the worker reads its command line only). Master main thread.
  */
 public final class WorkerCommand {
 
