@@ -88,7 +88,6 @@ public final class PythonThreads {
     private final NativeLoops loops;
     private final BlockingQueue<WsgiExchange> queue = new LinkedBlockingQueue<>();
     private final List<Thread> threads = new ArrayList<>();
-    private final AtomicLong served = new AtomicLong();
     /** Exceptions the app raised, as the shim logged them. */
     private final AtomicLong exceptions = new AtomicLong();
     /** Per thread: the request it runs, for heartbeats (harakiri) and stats; read from any thread. */
@@ -210,7 +209,11 @@ public final class PythonThreads {
 
     /** Requests Python has finished. Any thread. */
     public long served() {
-        return served.get() + (loops == null ? 0 : loops.served());
+        long n = loops == null ? 0 : loops.served();
+        for (Busy b : busy) {
+            n += b.served;
+        }
+        return n;
     }
 
     /** Exceptions the app raised. Any thread. */
@@ -336,7 +339,6 @@ public final class PythonThreads {
                 exchange.run(interp, router);
                 busy.since = 0;
                 if (!exchange.isWarmUp()) {
-                    served.incrementAndGet();
                     busy.served = busy.served + 1;
                 }
             }
