@@ -151,7 +151,9 @@ final class Telemetry {
      */
     void tick(int[] listenFds, java.util.function.Supplier<Snapshot> snapshot) {
         long now = System.nanoTime();
-        if (now - lastQueueSample > TimeUnit.MILLISECONDS.toNanos(QUEUE_SAMPLE_MILLIS)) {
+        // listen_queue_errors is only ever read through the stats server: without one, nothing to look at
+        if (config.observability().stats() != null
+                && now - lastQueueSample > TimeUnit.MILLISECONDS.toNanos(QUEUE_SAMPLE_MILLIS)) {
             lastQueueSample = now;
             sampleQueues(listenFds);
         }
@@ -167,11 +169,6 @@ final class Telemetry {
                         : new StatsServer.Answer(200, StatsServer.JSON_TYPE, UwsgiStatsJson.render(taken)));
             }
         }
-    }
-
-    /** Whether a question waits for workers (the master then ticks sooner). */
-    boolean gathering() {
-        return !gatherings.isEmpty();
     }
 
     private void sampleQueues(int[] listenFds) {
