@@ -25,8 +25,14 @@ public final class Setting<T> {
     private final String help;
     private final Parser<T> parser;
     private final List<String> aliases;
+    private final boolean repeatable;
 
     Setting(String name, String arg, T initial, String defaultText, String help, Parser<T> parser, List<String> aliases) {
+        this(name, arg, initial, defaultText, help, parser, aliases, false);
+    }
+
+    private Setting(String name, String arg, T initial, String defaultText, String help, Parser<T> parser,
+                    List<String> aliases, boolean repeatable) {
         this.name = name;
         this.arg = arg;
         this.initial = initial;
@@ -34,12 +40,22 @@ public final class Setting<T> {
         this.help = help;
         this.parser = parser;
         this.aliases = List.copyOf(aliases);
+        this.repeatable = repeatable;
+    }
+
+    /** The same setting, each occurrence adding a value (a variable then holds one value per line). */
+    Setting<T> repeatable() {
+        return new Setting<>(name, arg, initial, defaultText, help, parser, aliases, true);
+    }
+
+    boolean isRepeatable() {
+        return repeatable;
     }
 
     /** The same setting also answering to {@code --ALIAS}. */
     Setting<T> alias(String alias) {
         return new Setting<>(name, arg, initial, defaultText, help, parser,
-                java.util.stream.Stream.concat(aliases.stream(), java.util.stream.Stream.of(alias)).toList());
+                java.util.stream.Stream.concat(aliases.stream(), java.util.stream.Stream.of(alias)).toList(), repeatable);
     }
 
     public String name() {

@@ -188,11 +188,11 @@ public final class Settings {
 
     /** Repeatable: each occurrence adds an item. */
     private static <E> Setting<List<E>> list(String name, String arg, String defaultText, String help, ItemParser<E> item) {
-        return new Setting<>(name, arg, List.of(), defaultText, help, (w, v, c) -> {
+        return new Setting<List<E>>(name, arg, List.of(), defaultText, help, (w, v, c) -> {
             List<E> more = new ArrayList<>(c);
             more.add(item.parse(w, v));
             return List.copyOf(more);
-        }, List.of());
+        }, List.of()).repeatable();
     }
 
     // ---- value checks ----

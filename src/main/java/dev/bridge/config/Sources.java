@@ -105,8 +105,7 @@ final class Sources {
                 warnings.add(e.getKey() + " is not a setting of the bridge (ignored)");
                 continue;
             }
-            boolean repeatable = s.initial() instanceof List<?> && s != Settings.JVM_ARGS;
-            for (String value : repeatable ? e.getValue().split("\n") : new String[] {e.getValue()}) {
+            for (String value : s.isRepeatable() ? e.getValue().split("\n") : new String[] {e.getValue()}) {
                 occurrence(out, s, value, e.getKey());
             }
         }
