@@ -82,12 +82,15 @@ public final class CommandLine {
         List<Sources.Occurrence> environment = Sources.environment(env, warnings);
         String ini = last(flags, Settings.INI);
         ini = ini != null ? ini : last(environment, Settings.INI);
-        List<Sources.Occurrence> file = ini == null ? List.of() : Sources.ini(java.nio.file.Path.of(ini));
+        List<Sources.Occurrence> file = ini == null ? List.of() : Sources.ini(java.nio.file.Path.of(ini), env, warnings);
         // Per setting, the occurrences of the highest source that has it.
         Map<Setting<?>, List<Sources.Occurrence>> effective = new LinkedHashMap<>();
         for (List<Sources.Occurrence> source : List.of(file, environment, flags)) {
             Map<Setting<?>, List<Sources.Occurrence>> here = new LinkedHashMap<>();
             for (Sources.Occurrence o : source) {
+                if (!o.setting().isRepeatable()) {
+                    here.remove(o.setting()); // the last one in a source wins
+                }
                 here.computeIfAbsent(o.setting(), k -> new ArrayList<>()).add(o);
             }
             effective.putAll(here);

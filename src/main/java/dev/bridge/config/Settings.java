@@ -65,6 +65,12 @@ public final class Settings {
             "accept queue length of each listener", 1, 65535));
     public static final Setting<Integer> CHMOD_SOCKET = add(new Setting<>("chmod-socket", "MODE", -1, "the umask's",
             "permissions of unix socket listeners, octal (e.g. 660)", (w, v, c) -> octal(w, v), List.of()));
+    public static final Setting<String> CHOWN_SOCKET = add(text("chown-socket", "USER[:GROUP]", "the master's user",
+            "owner of unix socket listeners, names or numbers (e.g. www-data:www-data, so nginx may connect)"));
+    public static final Setting<String> UID = add(text("uid", "USER", "who starts it",
+            "once the listeners are bound, the master and its workers run as USER (a name or a number; needs root)"));
+    public static final Setting<String> GID = add(text("gid", "GROUP", "--uid's group",
+            "the group the master and its workers run as (a name or a number; needs root)"));
     public static final Setting<Boolean> REUSE_PORT = add(onOff("reuse-port",
             "each worker binds its own SO_REUSEPORT socket instead of sharing the master's (see README: connections "
                     + "queued on a closing socket are lost)"));

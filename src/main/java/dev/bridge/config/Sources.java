@@ -44,11 +44,13 @@ final class Sources {
     }
 
     /**
-     * The occurrences in an ini file's {@code [bridge]} section: {@code name = value} lines, {@code #} and
-     * {@code ;} comments, a repeated name for a repeatable setting; a switch takes true/false (also yes/no,
-     * on/off, 1/0). Other sections are skipped (a {@code [uwsgi]} section is for later).
+     * The occurrences in an ini file: its {@code [uwsgi]} section read as uWSGI would ({@link UwsgiIni}), then
+     * its {@code [bridge]} section (so what it says wins): {@code name = value} lines, {@code #} and {@code ;}
+     * comments, a repeated name for a repeatable setting; a switch takes true/false (also yes/no, on/off, 1/0).
+     * Other sections are skipped. {@code env} serves uWSGI's {@code $(VARIABLE)}; {@code warnings} gets a line
+     * per uWSGI option not honoured.
      */
-    static List<Occurrence> ini(Path file) throws ConfigException {
+    static List<Occurrence> ini(Path file, Map<String, String> env, List<String> warnings) throws ConfigException {
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -57,6 +59,7 @@ final class Sources {
         }
         Map<String, Setting<?>> names = byName();
         List<Occurrence> out = new ArrayList<>();
+        List<UwsgiIni.Line> uwsgi = new ArrayList<>();
         String section = null;
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
@@ -68,10 +71,15 @@ final class Sources {
                 section = line.substring(1, line.length() - 1).strip();
                 continue;
             }
+            int eq = line.indexOf('=');
+            if (UwsgiIni.SECTION.equals(section)) {
+                uwsgi.add(eq < 0 ? new UwsgiIni.Line(i + 1, line, null)
+                        : new UwsgiIni.Line(i + 1, line.substring(0, eq).strip(), line.substring(eq + 1).strip()));
+                continue;
+            }
             if (!SECTION.equals(section)) {
                 continue;
             }
-            int eq = line.indexOf('=');
             if (eq <= 0) {
                 throw new ConfigException(where + ": expected name = value, got: " + line);
             }
@@ -83,7 +91,9 @@ final class Sources {
             }
             occurrence(out, s, value, where + ": " + key);
         }
-        return out;
+        List<Occurrence> all = new ArrayList<>(UwsgiIni.read(file, uwsgi, env, warnings));
+        all.addAll(out);
+        return all;
     }
 
     /**
@@ -112,7 +122,8 @@ final class Sources {
         return out;
     }
 
-    private static void occurrence(List<Occurrence> out, Setting<?> s, String value, String where) throws ConfigException {
+    /** One occurrence of {@code s}; a switch's value says whether it is on. */
+    static void occurrence(List<Occurrence> out, Setting<?> s, String value, String where) throws ConfigException {
         if (s.takesValue()) {
             out.add(new Occurrence(s, value, where));
             return;
