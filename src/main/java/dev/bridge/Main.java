@@ -14,8 +14,6 @@ import dev.bridge.worker.Worker;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * Entry point and role switch: {@code java -jar bridge.jar FLAGS} is the master; {@code Main worker FLAGS}
@@ -65,15 +63,8 @@ public final class Main {
                 return ExitCode.OK;
             }
             var config = ((CommandLine.Run) result).config();
-            // The probe runs Python (a tenth of a second): meanwhile the master binds its listeners.
-            CompletableFuture<PythonRuntime> python = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return python(config);
-                } catch (ConfigException e) {
-                    throw new CompletionException(e);
-                }
-            });
-            return Master.run(config, python);
+            // The master probes Python once it runs as the user it serves as (--uid): the probe may build and cache.
+            return Master.run(config, () -> python(config));
         } catch (ConfigException e) {
             System.err.println("bridge: error: " + e.getMessage());
             return ExitCode.USAGE;

@@ -112,8 +112,9 @@ public final class Master {
     private record ClosedEvent(long pid) implements Event {}
 
     private final Config config;
-    /** The chosen Python, probed while the listeners are bound; null until {@link #awaitPython}. */
-    private final CompletableFuture<PythonRuntime> probe;
+    /** Probes the chosen Python; started once the master runs as the user it serves as (--uid). */
+    private final java.util.concurrent.Callable<PythonRuntime> prober;
+    private CompletableFuture<PythonRuntime> probe;
     private PythonRuntime python;
     private final Logger log;
     private final Spawner spawner = new Spawner();
@@ -165,9 +166,9 @@ public final class Master {
     /** --logto: the log file, reopened on SIGUSR1; null for stderr. */
     private LogFile logFile;
 
-    private Master(Config config, CompletableFuture<PythonRuntime> probe) {
+    private Master(Config config, java.util.concurrent.Callable<PythonRuntime> prober) {
         this.config = config;
-        this.probe = probe;
+        this.prober = prober;
         this.log = Log.get();
         this.wanted = config.workers();
         this.telemetry = new Telemetry(config);
@@ -185,7 +186,7 @@ public final class Master {
     }
 
     /** Runs the server until it is stopped; returns the process's exit code. */
-    public static int run(Config config, CompletableFuture<PythonRuntime> python)
+    public static int run(Config config, java.util.concurrent.Callable<PythonRuntime> python)
             throws ConfigException {
         Log.tag("master");
         return new Master(config, python).run();
@@ -203,8 +204,17 @@ public final class Master {
             Signal.handle(signal, s -> events.add(new SignalEvent(s.getName())));
         }
         try {
+            Privileges.Identity identity = Privileges.target(config); // names are checked before anything is bound
             List<String> bound = bindListeners();
             startStats(bound);
+            becomeUser(identity);
+            probe = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return prober.call();
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            });
             awaitPython();
             bound.forEach(log::info);
             writePidfile();
@@ -230,6 +240,17 @@ public final class Master {
         }
     }
 
+    /** --uid/--gid: from here on the master, and all it spawns, run as that user; without them, a word on root. */
+    private void becomeUser(Privileges.Identity identity) throws IOException {
+        if (identity != null) {
+            Privileges.drop(identity);
+            log.info("running as uid " + identity.uid() + " gid " + identity.gid()
+                    + (identity.user() != null ? " (" + identity.user() + ")" : ""));
+        } else if (ProcStatus.of("self").uid() == 0) {
+            log.warn("running as root, and so is the app: give --uid USER (the listeners are bound first)");
+        }
+    }
+
     /** Waits for the Python probe: what the workers' command line needs. */
     private void awaitPython() throws ConfigException, InterruptedException {
         try {
@@ -248,7 +269,8 @@ public final class Master {
      * Binds every listener, except TCP ones under --reuse-port (each worker binds those); -1 marks them.
      * Returns the lines to log once the Python probe said the server can start.
      */
-    private List<String> bindListeners() throws IOException, InterruptedException {
+    private List<String> bindListeners() throws IOException, InterruptedException, ConfigException {
+        Privileges.Owner socketOwner = Privileges.socketOwner(config);
         List<String> lines = new ArrayList<>();
         listenFds = new int[config.listeners().size()];
         for (int i = 0; i < listenFds.length; i++) {
@@ -270,6 +292,9 @@ public final class Master {
                 if (fd >= 0) {
                     boundSockets.add(Path.of(address.unixPath()));
                     Listeners.chmod(Path.of(address.unixPath()), config.chmodSocket());
+                    if (socketOwner != null) {
+                        Privileges.chown(Path.of(address.unixPath()), socketOwner);
+                    }
                 }
                 where = address.unixPath();
             } else {

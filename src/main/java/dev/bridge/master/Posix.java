@@ -85,6 +85,30 @@ final class Posix {
      */
     static native int reopenStdio(byte[] path);
 
+    /** The passwd entry of {@code name} (its bytes; null: of {@code uid}) as "UID GID NAME HOME", or null if none. */
+    static native String passwd(byte[] name, int uid);
+
+    /** The id of group {@code name} (its bytes), or -1 if there is none. */
+    static native int groupId(byte[] name);
+
+    /** lchown(2) of {@code path} (its bytes); 0 or -errno. */
+    static native int chown(byte[] path, int uid, int gid);
+
+    /**
+     * Becomes {@code uid}/{@code gid} for good, with {@code user}'s supplementary groups (its bytes; null: only
+     * {@code gid}), every thread of the process; 0, or -errno (-EPERM also when root could be had back).
+     */
+    static native int dropPrivileges(byte[] user, int uid, int gid);
+
+    /**
+     * What an inherited descriptor listens on, "tcp ADDRESS PORT" or "unix PATH" ("unix @NAME": abstract), after
+     * making it non-blocking and close-on-exec; null if it is no listening stream socket.
+     */
+    static native String adoptListener(int fd);
+
+    /** sd_notify: {@code message} as one datagram to the unix socket {@code path} ("@NAME": abstract); 0 or -errno. */
+    static native int notify(byte[] path, byte[] message);
+
     private static Path extract() throws IOException {
         byte[] library;
         try (InputStream in = Posix.class.getResourceAsStream(RESOURCE)) {

@@ -59,6 +59,18 @@ public final class BridgeServer implements AutoCloseable {
         return venv;
     }
 
+    /**
+     * The virtualenv scripts/setup makes from Debian's /usr/bin/python3, which any user can run (pyenv's Pythons
+     * live in root's home): for the tests of {@code --uid}. Missing, it fails the test that asks for it.
+     */
+    public static Path systemVenv() {
+        Path venv = root().resolve(".venv-system");
+        if (!Files.isExecutable(venv.resolve("bin/python"))) {
+            throw new IllegalStateException(venv + " is missing: run scripts/setup (it makes it from /usr/bin/python3)");
+        }
+        return venv;
+    }
+
     /** Directory of the Python apps used by the tests (src/test/python). */
     public static Path testApps() {
         return root().resolve("src/test/python");
