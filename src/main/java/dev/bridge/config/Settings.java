@@ -65,12 +65,15 @@ public final class Settings {
             "accept queue length of each listener", 1, 65535));
     public static final Setting<Integer> CHMOD_SOCKET = add(new Setting<>("chmod-socket", "MODE", -1, "the umask's",
             "permissions of unix socket listeners, octal (e.g. 660)", (w, v, c) -> octal(w, v), List.of()));
-    public static final Setting<String> CHOWN_SOCKET = add(text("chown-socket", "USER[:GROUP]", "the master's user",
-            "owner of unix socket listeners, names or numbers (e.g. www-data:www-data, so nginx may connect)"));
-    public static final Setting<String> UID = add(text("uid", "USER", "who starts it",
-            "once the listeners are bound, the master and its workers run as USER (a name or a number; needs root)"));
-    public static final Setting<String> GID = add(text("gid", "GROUP", "--uid's group",
-            "the group the master and its workers run as (a name or a number; needs root)"));
+    public static final Setting<String> CHOWN_SOCKET = add(new Setting<>("chown-socket", "USER[:GROUP]", null,
+            "the master's user", "owner of unix socket listeners, names or numbers (e.g. www-data:www-data, so nginx "
+                    + "may connect)", (w, v, c) -> owner(w, v), List.of()));
+    public static final Setting<String> UID = add(new Setting<>("uid", "USER", null, "who starts it",
+            "once the listeners are bound, the master and its workers run as USER (a name or a number; needs root)",
+            (w, v, c) -> account(w, v, v, false), List.of()));
+    public static final Setting<String> GID = add(new Setting<>("gid", "GROUP", null, "--uid's group",
+            "the group the master and its workers run as (a name or a number; needs root)",
+            (w, v, c) -> account(w, v, v, true), List.of()));
     public static final Setting<Boolean> REUSE_PORT = add(onOff("reuse-port",
             "each worker binds its own SO_REUSEPORT socket instead of sharing the master's (see README: connections "
                     + "queued on a closing socket are lost)"));
@@ -215,6 +218,41 @@ public final class Settings {
                     + "generation and descriptors)");
         }
         return value;
+    }
+
+    /** {@code USER[:GROUP]}, each part a name that exists or a number. */
+    private static String owner(String flag, String value) throws ConfigException {
+        int colon = value.indexOf(':');
+        if (colon != 0) {
+            account(flag, value, colon < 0 ? value : value.substring(0, colon), false);
+        }
+        if (colon >= 0 && colon + 1 < value.length()) {
+            account(flag, value, value.substring(colon + 1), true);
+        }
+        return value;
+    }
+
+    /**
+     * A user or group: a number, or a name the system knows (looked up through NSS, as the master will when it
+     * changes to it), so a typo is reported at load, with its source.
+     */
+    private static String account(String flag, String value, String name, boolean group) throws ConfigException {
+        if (name.matches("\\d+")) {
+            return value;
+        }
+        var users = java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService();
+        try {
+            if (group) {
+                users.lookupPrincipalByGroupName(name);
+            } else {
+                users.lookupPrincipalByName(name);
+            }
+            return value;
+        } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
+            throw new ConfigException(flag + " " + value + ": no such " + (group ? "group " : "user ") + name);
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return value; // no way to look it up here: the master will say
+        }
     }
 
     private static int octal(String flag, String value) throws ConfigException {

@@ -224,6 +224,10 @@ final class UwsgiIni {
             }
         }
         app(file, module, wsgiFile, callable, out);
+        if (!expanded.isEmpty() && out.stream().noneMatch(o -> o.setting() == Settings.WORKERS)) {
+            // uWSGI runs one process unless told: apps that keep state in memory count on it.
+            out.add(0, new Sources.Occurrence(Settings.WORKERS, "1", file + ": [uwsgi] (uWSGI's default: 1 process)"));
+        }
         return out;
     }
 

@@ -352,6 +352,8 @@ class CommandLineTest {
                     case "--stats" -> "127.0.0.1:9191";
                     case "--env" -> "A=b";
                     case "--ini" -> "/dev/null";
+                    case "--uid", "--gid" -> "root";
+                    case "--chown-socket" -> "root:0";
                     default -> flag.endsWith("timeout") || flag.equals("--threads") || flag.equals("--interpreters") || flag.startsWith("--limit")
                             || flag.startsWith("--spill") || flag.startsWith("--max") || flag.equals("--workers")
                             || flag.equals("--processes") || flag.equals("--listen") || flag.equals("--reload-on-rss")

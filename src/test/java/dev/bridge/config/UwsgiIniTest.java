@@ -98,6 +98,13 @@ class UwsgiIniTest {
     }
 
     @Test
+    void withoutProcessesTheresOneWorkerAsInUwsgi() throws Exception {
+        assertEquals(1, load("[uwsgi]\nmodule = m\n").workers());
+        assertEquals(3, load("[uwsgi]\nmodule = m\n", Map.of("BRIDGE_WORKERS", "3")).workers());
+        assertEquals(Config.DEFAULT_WORKERS, load("[bridge]\nmodule = m\n").workers());
+    }
+
+    @Test
     void theAppIsModuleOrWsgiFileWithUwsgisDefaultCallable() throws Exception {
         assertEquals("mysite.wsgi:application", load("[uwsgi]\nmodule = mysite.wsgi\n").module());
         assertEquals("hc.wsgi:application", load("[uwsgi]\nwsgi = hc.wsgi:application\ncallable = ignored\n").module());
@@ -161,6 +168,8 @@ class UwsgiIniTest {
                 + "Python WSGI apps only"));
         assertTrue(error("[uwsgi]\nmodule = m\nprotocol = fastcgi\n").endsWith("site.ini:3: protocol fastcgi: the "
                 + "bridge speaks uwsgi and http only"));
+        assertTrue(error("[uwsgi]\nmodule = m\nchown-socket = nobody-here-at-all:www-data\n").endsWith("site.ini:3: "
+                + "chown-socket nobody-here-at-all:www-data: no such user nobody-here-at-all"));
         assertTrue(error("[uwsgi]\nmodule = m\nthreads = lots\n").endsWith("site.ini:3: threads lots: expected a whole "
                 + "number"));
         // The graceful SIGTERM hook is what SIGTERM does here: accepted.

@@ -85,10 +85,10 @@ class PrivilegesIT {
             assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             String value = flags.get(1);
-            String what = value.contains("group") ? "no such group" : "no such user";
+            String what = value.contains("group") ? "no such group " : "no such user ";
             assertEquals(2, p.exitValue(), out);
-            assertTrue(out.strip().endsWith("bridge: error: " + flags.get(0) + " " + value.substring(value.indexOf(':') + 1)
-                    + ": " + what), out);
+            assertEquals("bridge: error: " + flags.get(0) + " " + value + ": " + what
+                    + value.substring(value.indexOf(':') + 1), out.strip(), out);
             assertTrue(!out.contains("listening on") && !out.contains("Exception"), out);
         }
     }

@@ -127,6 +127,20 @@ public final class BridgeServer implements AutoCloseable {
         return server;
     }
 
+    /**
+     * Starts the server with exactly these flags (and --venv .venv unless a Python is given) and waits until a
+     * worker serves; for listeners other than a loopback TCP port, {@link #port()} stays -1.
+     */
+    public static BridgeServer startAsGiven(java.util.Map<String, String> env, List<String> args)
+            throws IOException, InterruptedException {
+        BridgeServer server = new BridgeServer(launch(args, env));
+        if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || !server.process.isAlive()) {
+            server.close();
+            throw new IllegalStateException("the server did not become ready; its log:\n" + server.log());
+        }
+        return server;
+    }
+
     private void readLog() {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
