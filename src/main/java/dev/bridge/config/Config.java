@@ -126,6 +126,31 @@ public final class Config {
         return sb.append(']').toString();
     }
 
+    /** Whether a listener was given; without one the default is used, unless systemd passed sockets. */
+    public boolean listenersGiven() {
+        return args.contains(Settings.HTTP.flag()) || args.contains(Settings.UWSGI_SOCKET.flag());
+    }
+
+    /** This configuration with these listeners instead (the master's, once it took over sockets passed to it). */
+    public Config withListeners(List<ListenAddress> listeners) {
+        Map<Setting<?>, Object> given = new java.util.IdentityHashMap<>(values);
+        List<String> flags = new ArrayList<>();
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals(Settings.HTTP.flag()) || args.get(i).equals(Settings.UWSGI_SOCKET.flag())) {
+                i++; // and its value
+            } else {
+                flags.add(args.get(i));
+            }
+        }
+        for (ListenAddress.Protocol protocol : ListenAddress.Protocol.values()) {
+            Setting<List<ListenAddress>> setting = protocol == ListenAddress.Protocol.HTTP ? Settings.HTTP : Settings.UWSGI_SOCKET;
+            List<ListenAddress> these = listeners.stream().filter(l -> l.protocol() == protocol).toList();
+            given.put(setting, these);
+            these.forEach(l -> flags.addAll(List.of(setting.flag(), l.spec())));
+        }
+        return new Config(given, flags);
+    }
+
     /**
      * This configuration as flags, each setting given (from the command line, the environment or the ini file)
      * written as {@code --name value}: what the master passes its workers.

@@ -51,9 +51,13 @@ public record ListenAddress(Protocol protocol, String host, int port, String uni
         return new InetSocketAddress(host, port);
     }
 
+    /** The address as a flag's value: {@code HOST:PORT} ({@code [IPV6]:PORT}) or the socket's path. */
+    public String spec() {
+        return isUnix() ? unixPath : (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    }
+
     @Override
     public String toString() {
-        String where = isUnix() ? unixPath : (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
-        return protocol.name().toLowerCase() + "://" + where;
+        return protocol.name().toLowerCase() + "://" + spec();
     }
 }

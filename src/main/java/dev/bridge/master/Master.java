@@ -130,6 +130,10 @@ public final class Master {
     private EventLoopGroup group;
     /** The listeners' descriptors, in config order; -1 for a TCP listener each worker binds (--reuse-port). */
     private int[] listenFds = new int[0];
+    /** Per listener, the descriptor systemd (or the bridge before this one) passed for it, or -1: bind it. */
+    private final int[] passedFds;
+    /** Tells systemd what the master is doing (Type=notify), when it listens. */
+    private final Systemd systemd;
     /** The unix socket files this master bound (removed at exit; never another server's). */
     private final List<Path> boundSockets = new ArrayList<>();
 
@@ -166,8 +170,10 @@ public final class Master {
     /** --logto: the log file, reopened on SIGUSR1; null for stderr. */
     private LogFile logFile;
 
-    private Master(Config config, java.util.concurrent.Callable<PythonRuntime> prober) {
+    private Master(Config config, int[] passedFds, Systemd systemd, java.util.concurrent.Callable<PythonRuntime> prober) {
         this.config = config;
+        this.passedFds = passedFds;
+        this.systemd = systemd;
         this.prober = prober;
         this.log = Log.get();
         this.wanted = config.workers();
@@ -189,7 +195,8 @@ public final class Master {
     public static int run(Config config, java.util.concurrent.Callable<PythonRuntime> python)
             throws ConfigException {
         Log.tag("master");
-        return new Master(config, python).run();
+        Systemd.Listeners listeners = Systemd.listeners(config, System.getenv());
+        return new Master(listeners.config(), listeners.passedFds(), new Systemd(System.getenv()), python).run();
     }
 
     private int run() throws ConfigException {
@@ -221,6 +228,7 @@ public final class Master {
             for (String f : config.touchReload()) {
                 touchTimes.put(Path.of(f), modified(Path.of(f)));
             }
+            systemd.notify("STATUS=starting " + wanted + " worker(s)");
             for (int slot = 1; slot <= wanted; slot++) {
                 spawn(slot);
             }
@@ -238,6 +246,11 @@ public final class Master {
                 group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
             }
         }
+    }
+
+    /** What systemctl status shows while the master serves. */
+    private String serving() {
+        return "serving: " + slots.size() + " worker(s) of generation " + generation;
     }
 
     /** --uid/--gid: from here on the master, and all it spawns, run as that user; without them, a word on root. */
@@ -275,6 +288,11 @@ public final class Master {
         listenFds = new int[config.listeners().size()];
         for (int i = 0; i < listenFds.length; i++) {
             ListenAddress address = config.listeners().get(i);
+            if (passedFds[i] >= 0) {
+                listenFds[i] = passedFds[i];
+                lines.add("listening on " + address + " (passed at descriptor " + passedFds[i] + ")");
+                continue;
+            }
             if (config.reusePort() && !address.isUnix()) {
                 listenFds[i] = -1;
                 lines.add("--reuse-port: each worker binds its own socket for " + address);
@@ -332,6 +350,7 @@ public final class Master {
             memoryTrim.tick();
             if (!fullyServedOnce && slots.size() >= wanted && slots.values().stream().allMatch(w -> w.serving)) {
                 fullyServedOnce = true;
+                systemd.notify("READY=1", "STATUS=" + serving());
             }
             telemetry.tick(listenFds, this::snapshot);
             if (stopping) {
@@ -579,6 +598,7 @@ public final class Master {
         int[] inherit = inherited.stream().mapToInt(Integer::intValue).toArray();
         String id = slot == WorkerProcess.STANDBY_SLOT ? Control.STANDBY_ID : Integer.toString(slot);
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
+        Systemd.MASTER_ONLY.forEach(env::remove);
         env.putAll(config.env());
         env.put(Control.ENV_WORKER_ID, id);
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
@@ -797,6 +817,8 @@ public final class Master {
         generation++;
         reload = new Reload(generation, config.reloadMode(), why);
         writeReloadStatus("running", why);
+        systemd.notify("RELOADING=1", "MONOTONIC_USEC=" + System.nanoTime() / 1000,
+                "STATUS=reloading to generation " + generation + " (" + why + ")");
         log.info(why + ": reload to generation " + generation + " (" + config.reloadMode().name().toLowerCase()
                 + " mode); the current workers serve until the new ones are ready");
         for (WorkerProcess booting : List.copyOf(incoming.values())) {
@@ -842,6 +864,7 @@ public final class Master {
         log.info("reload done: " + lastReload + " (" + reload.why + ")");
         telemetry.reloadSucceeded((System.nanoTime() - reload.startedAt) / 1_000_000);
         writeReloadStatus("ok", lastReload);
+        systemd.notify("READY=1", "STATUS=" + serving());
         endReload();
     }
 
@@ -856,6 +879,7 @@ public final class Master {
             }
         }
         writeReloadStatus("failed", lastReload);
+        systemd.notify("READY=1", "STATUS=reload to generation " + reload.generation + " failed; " + serving());
         telemetry.reloadFailed();
         endReload();
     }
@@ -933,6 +957,8 @@ public final class Master {
 
     private void stopAll(boolean graceful) {
         stopping = true;
+        systemd.notify("STOPPING=1", "STATUS=stopping: " + (graceful ? "in-flight requests get " + config.gracefulTimeout()
+                + " s" : "fast"));
         closeListeners(); // the workers hold their own copies until they have emptied the queue
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceful ? config.gracefulTimeout() + 1 : FAST_STOP_SECONDS);
         for (WorkerProcess w : workers.values()) {

@@ -50,6 +50,11 @@ public final class Packets {
         return concat(header(modifier1, varsBlock.length, 0), varsBlock, body);
     }
 
+    /** A GET of {@code uri} as nginx sends it to uwsgi_pass with its stock uwsgi_params. */
+    public static byte[] nginxGet(String uri) {
+        return packet(0, vars(nginxVars("GET", uri)), new byte[0]);
+    }
+
     /** The vars nginx's stock uwsgi_params send for {@code METHOD path}, followed by {@code extra} pairs. */
     static String[] nginxVars(String method, String uri, String... extra) {
         int q = uri.indexOf('?');
