@@ -3,6 +3,7 @@
   /            -> the worker's pid
   /sleep?ms=N  -> sleeps N ms, then the worker's pid
   /environ     -> wsgi.multiprocess and wsgi.multithread, e.g. "multiprocess=True multithread=False"
+  /env?name=K  -> repr(os.environ.get(K))
 """
 import os
 import time
@@ -17,6 +18,8 @@ def application(environ, start_response):
         body = str(os.getpid())
     elif path == "/environ":
         body = "multiprocess=%s multithread=%s" % (environ["wsgi.multiprocess"], environ["wsgi.multithread"])
+    elif path == "/env":
+        body = repr(os.environ.get(query.get("name", [""])[0]))
     else:
         body = str(os.getpid())
     data = body.encode("ascii")

@@ -64,7 +64,7 @@ public final class Main {
             }
             var config = ((CommandLine.Run) result).config();
             // The master probes Python once it runs as the user it serves as (--uid): the probe may build and cache.
-            return Master.run(config, () -> python(config));
+            return Master.run(config, argv, () -> python(config));
         } catch (ConfigException e) {
             System.err.println("bridge: error: " + e.getMessage());
             return ExitCode.USAGE;

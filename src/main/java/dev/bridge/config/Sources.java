@@ -27,7 +27,7 @@ final class Sources {
     static final String SECTION = "bridge";
     /** Environment variables of the bridge's own that are not settings (what the master tells a worker). */
     private static final List<String> INTERNAL = List.of("BRIDGE_WORKER_ID", "BRIDGE_GENERATION", "BRIDGE_LEARNT_NICE",
-            "BRIDGE_LISTEN_FDS", "BRIDGE_CONTROL_FD");
+            "BRIDGE_LISTEN_FDS", "BRIDGE_CONTROL_FD", "BRIDGE_UPGRADE_FROM", "BRIDGE_UPGRADE_FD");
 
     private Sources() {}
 

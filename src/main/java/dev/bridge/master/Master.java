@@ -58,6 +58,8 @@ import java.util.concurrent.TimeUnit;
  *       finish their requests, exit; killed after --reload-mercy). If a new worker fails to boot, the
  *       reload is aborted and the old generation goes on serving. With --reload-mode chain, slots are
  *       replaced one at a time. A reload asked for during another runs once that one ends.
+ *   <li>SIGUSR2: an upgrade of the bridge itself: a new master from the jar at the same path takes over the
+ *       listening sockets, and this one exits once the new one's workers all serve ({@link Upgrade}).
  * </ul>
  */
 public final class Master {
@@ -81,6 +83,7 @@ public final class Master {
 
     private static final int SIGINT = 2;
     private static final int SIGKILL = 9;
+    private static final int SIGTERM = 15;
 
     /** A reload in progress: the workers of the new generation, and (chain mode) the slots still to do. */
     private static final class Reload {
@@ -134,6 +137,14 @@ public final class Master {
     private final int[] passedFds;
     /** Tells systemd what the master is doing (Type=notify), when it listens. */
     private final Systemd systemd;
+    /** This master's command line, which a new master started by an upgrade gets too. */
+    private final List<String> launchArgs;
+    /** This master was started by an upgrade: it takes over from its parent once all its workers serve. */
+    private final boolean successor;
+    /** A new master started by SIGUSR2, until it took over or failed; null when none. */
+    private Upgrade upgrade;
+    /** The new master took over: this one retires its workers and exits. */
+    private boolean handedOver;
     /** The unix socket files this master bound (removed at exit; never another server's). */
     private final List<Path> boundSockets = new ArrayList<>();
 
@@ -170,8 +181,11 @@ public final class Master {
     /** --logto: the log file, reopened on SIGUSR1; null for stderr. */
     private LogFile logFile;
 
-    private Master(Config config, int[] passedFds, Systemd systemd, java.util.concurrent.Callable<PythonRuntime> prober) {
+    private Master(Config config, List<String> launchArgs, int[] passedFds, Systemd systemd,
+                   java.util.concurrent.Callable<PythonRuntime> prober) {
         this.config = config;
+        this.launchArgs = List.copyOf(launchArgs);
+        this.successor = Upgrade.isSuccessor(System.getenv());
         this.passedFds = passedFds;
         this.systemd = systemd;
         this.prober = prober;
@@ -192,17 +206,17 @@ public final class Master {
     }
 
     /** Runs the server until it is stopped; returns the process's exit code. */
-    public static int run(Config config, java.util.concurrent.Callable<PythonRuntime> python)
+    public static int run(Config config, List<String> launchArgs, java.util.concurrent.Callable<PythonRuntime> python)
             throws ConfigException {
         Log.tag("master");
         Systemd.Listeners listeners = Systemd.listeners(config, System.getenv());
-        return new Master(listeners.config(), listeners.passedFds(), new Systemd(System.getenv()), python).run();
+        return new Master(listeners.config(), launchArgs, listeners.passedFds(), new Systemd(System.getenv()), python).run();
     }
 
     private int run() throws ConfigException {
         logFile = LogFile.open(config.observability().logto());
         long ignored = ignoredSignals();
-        for (String name : List.of("TERM", "INT", "HUP", "TTIN", "TTOU", "USR1")) {
+        for (String name : List.of("TERM", "INT", "HUP", "TTIN", "TTOU", "USR1", "USR2")) {
             Signal signal = new Signal(name);
             if ((ignored & (1L << (signal.getNumber() - 1))) != 0) {
                 spawner.restoreDefault(signal.getNumber());
@@ -224,7 +238,9 @@ public final class Master {
             });
             awaitPython();
             bound.forEach(log::info);
-            writePidfile();
+            if (!successor) {
+                writePidfile(); // a successor writes it once it took over
+            }
             for (String f : config.touchReload()) {
                 touchTimes.put(Path.of(f), modified(Path.of(f)));
             }
@@ -290,6 +306,9 @@ public final class Master {
             ListenAddress address = config.listeners().get(i);
             if (passedFds[i] >= 0) {
                 listenFds[i] = passedFds[i];
+                if (successor && address.isUnix()) {
+                    boundSockets.add(Path.of(address.unixPath())); // the old master left its socket files to us
+                }
                 lines.add("listening on " + address + " (passed at descriptor " + passedFds[i] + ")");
                 continue;
             }
@@ -340,6 +359,7 @@ public final class Master {
                 handle(e);
             }
             reap();
+            checkUpgrade();
             if (startupExitCode != ExitCode.OK) {
                 stopAll(false);
                 awaitAllGone();
@@ -350,7 +370,11 @@ public final class Master {
             memoryTrim.tick();
             if (!fullyServedOnce && slots.size() >= wanted && slots.values().stream().allMatch(w -> w.serving)) {
                 fullyServedOnce = true;
-                systemd.notify("READY=1", "STATUS=" + serving());
+                if (successor) {
+                    takeOver();
+                } else {
+                    systemd.notify("READY=1", "STATUS=" + serving());
+                }
             }
             telemetry.tick(listenFds, this::snapshot);
             if (stopping) {
@@ -371,6 +395,10 @@ public final class Master {
             answer(q);
         } else if (e instanceof LineEvent l && l.line().startsWith(WorkerStats.PREFIX + " ")) {
             telemetry.statsLine(l.pid(), workers.get(l.pid()), l.line()); // also from a worker reaped meanwhile
+        } else if (e instanceof LineEvent l && upgrade != null && l.pid() == upgrade.pid) {
+            if (l.line().equals(Upgrade.UPGRADED) && !handedOver) {
+                handOver();
+            }
         } else if (e instanceof LineEvent l && workers.containsKey(l.pid())) {
             handleLine(workers.get(l.pid()), l.line());
         } // a ClosedEvent needs nothing: the worker's exit is reaped on this tick
@@ -427,6 +455,9 @@ public final class Master {
     private void handleSignal(String name) {
         switch (name) {
             case "TERM" -> {
+                if (upgrade != null && !handedOver) {
+                    spawner.kill(upgrade.pid, SIGTERM); // the new master is not serving yet: it goes too
+                }
                 if (!stopping) {
                     log.info("SIGTERM: graceful stop; in-flight requests get " + config.gracefulTimeout() + " s");
                     stopAll(true);
@@ -460,6 +491,7 @@ public final class Master {
                 reopenLog();
                 logStats();
             }
+            case "USR2" -> startUpgrade();
             default -> { }
         }
     }
@@ -599,6 +631,7 @@ public final class Master {
         String id = slot == WorkerProcess.STANDBY_SLOT ? Control.STANDBY_ID : Integer.toString(slot);
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         Systemd.MASTER_ONLY.forEach(env::remove);
+        Upgrade.MASTER_ONLY.forEach(env::remove);
         env.putAll(config.env());
         env.put(Control.ENV_WORKER_ID, id);
         env.put(Control.ENV_GENERATION, Integer.toString(generation));
@@ -655,6 +688,102 @@ public final class Master {
         Channel ch = Control.channel(fd, line -> events.add(new LineEvent(pid, line)), () -> events.add(new ClosedEvent(pid)));
         group.register(ch);
         return ch;
+    }
+
+    /**
+     * SIGUSR2: starts a new master (see {@link Upgrade}); this one serves until it takes over. The stats server
+     * is closed first, so the new master can bind its address.
+     */
+    private void startUpgrade() {
+        if (stopping || upgrade != null || reload != null) {
+            log.warn("SIGUSR2: no upgrade now: " + (stopping ? "stopping" : upgrade != null ? "one is running (new master pid "
+                    + upgrade.pid + ")" : "a reload is running; send it again when the reload is done"));
+            return;
+        }
+        if (statsServer != null) {
+            statsServer.close();
+            statsServer = null;
+        }
+        try {
+            int[] pair = spawner.controlPair();
+            try {
+                upgrade = Upgrade.start(spawner, launchArgs, config.listeners(), listenFds, pair[1]);
+            } finally {
+                spawner.close(pair[1]);
+            }
+            long pid = upgrade.pid;
+            upgrade.control = Control.channel(pair[0], line -> events.add(new LineEvent(pid, line)), () -> { });
+            group().register(upgrade.control);
+            log.info("SIGUSR2: upgrade: started a new master (pid " + pid + ") from " + WorkerCommand.ownJar()
+                    + "; this one serves until all of its workers serve");
+        } catch (IOException e) {
+            log.error("SIGUSR2: cannot start a new master: " + e.getMessage() + "; this one goes on serving");
+            upgrade = null;
+            restartStats();
+        }
+    }
+
+    /** The new master took over: this one's workers retire as a reload's old generation does, then it exits. */
+    private void handOver() {
+        handedOver = true;
+        log.info("upgrade: the new master (pid " + upgrade.pid + ") serves; retiring this master's workers");
+        stopping = true;
+        closeListeners();
+        boundSockets.clear(); // the socket files are the new master's now
+        for (WorkerProcess w : List.copyOf(workers.values())) {
+            if (w.isStandby()) {
+                kill(w, SIGKILL);
+            } else {
+                retire(w);
+            }
+        }
+    }
+
+    /** A new master whose upgrade failed (it exited, or took too long): this one goes on as before. */
+    private void checkUpgrade() {
+        if (upgrade == null || handedOver) {
+            return;
+        }
+        int status = spawner.exitStatus(upgrade.pid);
+        if (status < 0 && System.nanoTime() - upgrade.deadline > 0) {
+            log.error("upgrade: the new master (pid " + upgrade.pid + ") did not take over in " + Upgrade.TAKEOVER_SECONDS
+                    + " s: killing it");
+            spawner.kill(upgrade.pid, SIGKILL);
+            return; // reaped at the next tick
+        }
+        if (status >= 0) {
+            log.error("upgrade failed: the new master (pid " + upgrade.pid + ") exited with status " + ((status >> 8) & 0xff)
+                    + (status & 0x7f) + " before taking over (its log is above); this master goes on serving");
+            upgrade.control.close();
+            upgrade = null;
+            restartStats();
+        }
+    }
+
+    /** In a new master started by an upgrade: all its workers serve, so it takes over from the old one. */
+    private void takeOver() {
+        try {
+            writePidfile();
+        } catch (IOException e) {
+            log.warn("cannot write the pid file: " + e.getMessage());
+        }
+        systemd.notify("MAINPID=" + ProcessHandle.current().pid(), "READY=1", "STATUS=" + serving());
+        String fd = System.getenv(Upgrade.ENV_FD);
+        if (fd != null) {
+            Channel old = Control.channel(Integer.parseInt(fd), line -> { }, () -> { });
+            group().register(old).addListener(f -> old.writeAndFlush(Upgrade.UPGRADED + "\n"));
+        }
+        log.info("upgrade: all workers serve; the old master (pid " + System.getenv(Upgrade.ENV_FROM) + ") retires its own");
+    }
+
+    private void restartStats() {
+        List<String> lines = new ArrayList<>();
+        try {
+            startStats(lines);
+            lines.forEach(log::info);
+        } catch (IOException e) {
+            log.error("cannot serve the stats again: " + e.getMessage());
+        }
     }
 
     /** Collects every worker that exited, and decides what its death means. */
@@ -1055,8 +1184,10 @@ public final class Master {
 
     private void removeFiles() {
         try {
-            if (config.pidfile() != null) {
-                Files.deleteIfExists(Path.of(config.pidfile()));
+            Path pidfile = config.pidfile() == null ? null : Path.of(config.pidfile());
+            if (pidfile != null && Files.exists(pidfile)
+                    && Files.readString(pidfile).strip().equals(Long.toString(ProcessHandle.current().pid()))) {
+                Files.deleteIfExists(pidfile); // unless a new master (upgrade) wrote its own
                 Files.deleteIfExists(Path.of(config.pidfile() + ".reload"));
             }
             for (Path socket : boundSockets) {

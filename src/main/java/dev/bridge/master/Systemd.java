@@ -122,8 +122,9 @@ final class Systemd {
     private static List<Passed> passed(Map<String, String> env) throws ConfigException {
         String count = env.get(LISTEN_FDS);
         String pid = env.get(LISTEN_PID);
-        if (count == null || pid == null || !pid.equals(Long.toString(ProcessHandle.current().pid()))) {
-            return List.of();
+        boolean forUs = pid != null ? pid.equals(Long.toString(ProcessHandle.current().pid())) : Upgrade.isSuccessor(env);
+        if (count == null || !forUs) {
+            return List.of(); // meant for another process (a parent's, say)
         }
         int n;
         try {

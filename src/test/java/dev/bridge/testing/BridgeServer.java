@@ -83,8 +83,13 @@ public final class BridgeServer implements AutoCloseable {
 
     /** {@link #launch(List)} with these variables added to the environment. */
     public static Process launch(List<String> args, java.util.Map<String, String> env) throws IOException {
+        return launch(jar(), args, env);
+    }
+
+    /** {@link #launch(List, java.util.Map)} from another copy of the jar. */
+    public static Process launch(Path jar, List<String> args, java.util.Map<String, String> env) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar().toString()));
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar.toString()));
         if (!args.contains("--venv") && !args.contains("--python")) {
             cmd.add("--venv");
             cmd.add(root().resolve(".venv").toString());
@@ -106,6 +111,12 @@ public final class BridgeServer implements AutoCloseable {
 
     /** {@link #start(String...)} with these variables added to the server's environment. */
     public static BridgeServer start(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
+        return start(jar(), env, args);
+    }
+
+    /** {@link #start(java.util.Map, String...)} from another copy of the jar. */
+    public static BridgeServer start(Path jar, java.util.Map<String, String> env, String... args)
+            throws IOException, InterruptedException {
         List<String> all = new ArrayList<>(List.of(args));
         if (!all.contains("--workers")) {
             all.add("--workers");
@@ -119,7 +130,7 @@ public final class BridgeServer implements AutoCloseable {
             all.add("--chdir");
             all.add(testApps().toString());
         }
-        BridgeServer server = new BridgeServer(launch(all, env));
+        BridgeServer server = new BridgeServer(launch(jar, all, env));
         if (!server.ready.await(BOOT_TIMEOUT.toSeconds(), TimeUnit.SECONDS) || server.port < 0 || !server.process.isAlive()) {
             server.close();
             throw new IllegalStateException("the server did not become ready; its log:\n" + server.log());
