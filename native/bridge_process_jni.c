@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jni_bytes.h"
 #include "spawn_fds.h"
 
 static void free_strings(char **s) {
@@ -199,13 +200,13 @@ JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_listenInet(JNIEnv *env, jcla
 JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_listenUnix(JNIEnv *env, jclass cls, jbyteArray path, jint backlog) {
     (void)cls;
     struct sockaddr_un un;
-    memset(&un, 0, sizeof un);
-    un.sun_family = AF_UNIX;
-    jsize n = (*env)->GetArrayLength(env, path);
-    if (n <= 0 || (size_t)n >= sizeof un.sun_path) {
-        return -ENAMETOOLONG;
+    int alen = jni_unix_address(env, path, &un);
+    if (alen < 0) {
+        return alen;
     }
-    (*env)->GetByteArrayRegion(env, path, 0, n, (jbyte *)un.sun_path);
+    if (un.sun_path[0] == '\0') {
+        return -EINVAL; /* a socket file: the master removes it at exit; no abstract names */
+    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
@@ -329,14 +330,9 @@ JNIEXPORT jlong JNICALL Java_dev_bridge_master_Posix_listenQueue(JNIEnv *env, jc
 JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_reopenStdio(JNIEnv *env, jclass cls, jbyteArray path) {
     (void)cls;
     char name[4096];
-    jsize n = (*env)->GetArrayLength(env, path);
-    if (n <= 0 || (size_t)n >= sizeof name) {
-        return -ENAMETOOLONG;
-    }
-    (*env)->GetByteArrayRegion(env, path, 0, n, (jbyte *)name);
-    name[n] = '\0';
-    if (memchr(name, '\0', (size_t)n) != NULL) {
-        return -EINVAL;
+    int checked = jni_c_string(env, path, name, sizeof name);
+    if (checked != 0) {
+        return checked;
     }
     int fd = open(name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -12,16 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Copies a Java byte[] into buf as a C string; 0, or -ENAMETOOLONG / -EINVAL (an embedded NUL). */
-static int c_string(JNIEnv *env, jbyteArray bytes, char *buf, size_t size) {
-    jsize n = (*env)->GetArrayLength(env, bytes);
-    if (n < 0 || (size_t)n >= size) {
-        return -ENAMETOOLONG;
-    }
-    (*env)->GetByteArrayRegion(env, bytes, 0, n, (jbyte *)buf);
-    buf[n] = '\0';
-    return memchr(buf, '\0', (size_t)n) != NULL ? -EINVAL : 0;
-}
+#include "jni_bytes.h"
 
 /* The passwd entry of name (or of uid when name is null) as "uid gid name home"; null when there is none. */
 JNIEXPORT jstring JNICALL Java_dev_bridge_master_Posix_passwd(JNIEnv *env, jclass cls, jbyteArray name, jint uid) {
@@ -31,7 +22,7 @@ JNIEXPORT jstring JNICALL Java_dev_bridge_master_Posix_passwd(JNIEnv *env, jclas
     struct passwd pw;
     struct passwd *found = NULL;
     if (name != NULL) {
-        if (c_string(env, name, key, sizeof key) != 0) {
+        if (jni_c_string(env, name, key, sizeof key) != 0) {
             return NULL;
         }
         getpwnam_r(key, &pw, buf, sizeof buf, &found);
@@ -54,7 +45,7 @@ JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_groupId(JNIEnv *env, jclass 
     char buf[65536];
     struct group gr;
     struct group *found = NULL;
-    if (c_string(env, name, key, sizeof key) != 0) {
+    if (jni_c_string(env, name, key, sizeof key) != 0) {
         return -1;
     }
     getgrnam_r(key, &gr, buf, sizeof buf, &found);
@@ -65,7 +56,7 @@ JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_groupId(JNIEnv *env, jclass 
 JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_chown(JNIEnv *env, jclass cls, jbyteArray path, jint uid, jint gid) {
     (void)cls;
     char name[4096];
-    int rc = c_string(env, path, name, sizeof name);
+    int rc = jni_c_string(env, path, name, sizeof name);
     if (rc != 0) {
         return rc;
     }
@@ -79,7 +70,7 @@ JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_dropPrivileges(JNIEnv *env, 
     (void)cls;
     char name[256];
     if (user != NULL) {
-        int rc = c_string(env, user, name, sizeof name);
+        int rc = jni_c_string(env, user, name, sizeof name);
         if (rc != 0) {
             return rc;
         }

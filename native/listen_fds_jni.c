@@ -14,6 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "jni_bytes.h"
+
 /* What an inherited descriptor listens on: "tcp ADDRESS PORT" or "unix PATH" ("unix @NAME" for the abstract
  * namespace); null when fd is no listening stream socket. It is made non-blocking (the workers' event loops
  * and C loops expect it) and close-on-exec (the master hands it to each worker itself). */
@@ -69,15 +71,9 @@ JNIEXPORT jstring JNICALL Java_dev_bridge_master_Posix_adoptListener(JNIEnv *env
 JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_notify(JNIEnv *env, jclass cls, jbyteArray path, jbyteArray message) {
     (void)cls;
     struct sockaddr_un un;
-    memset(&un, 0, sizeof un);
-    un.sun_family = AF_UNIX;
-    jsize n = (*env)->GetArrayLength(env, path);
-    if (n <= 0 || (size_t)n >= sizeof un.sun_path) {
-        return -ENAMETOOLONG;
-    }
-    (*env)->GetByteArrayRegion(env, path, 0, n, (jbyte *)un.sun_path);
-    if (un.sun_path[0] == '@') {
-        un.sun_path[0] = '\0';
+    int alen = jni_unix_address(env, path, &un);
+    if (alen < 0) {
+        return alen;
     }
     char text[4096];
     jsize m = (*env)->GetArrayLength(env, message);
@@ -89,8 +85,7 @@ JNIEXPORT jint JNICALL Java_dev_bridge_master_Posix_notify(JNIEnv *env, jclass c
     if (fd < 0) {
         return -errno;
     }
-    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n);
-    int rc = sendto(fd, text, (size_t)m, MSG_NOSIGNAL, (struct sockaddr *)&un, alen) < 0 ? -errno : 0;
+    int rc = sendto(fd, text, (size_t)m, MSG_NOSIGNAL, (struct sockaddr *)&un, (socklen_t)alen) < 0 ? -errno : 0;
     close(fd);
     return rc;
 }

@@ -115,7 +115,7 @@ public final class Master {
     private record ClosedEvent(long pid) implements Event {}
 
     private final Config config;
-    /** Probes the chosen Python; started once the master runs as the user it serves as (--uid). */
+    /** Probes the chosen Python: at once, or with --uid once the master runs as that user. */
     private final java.util.concurrent.Callable<PythonRuntime> prober;
     private CompletableFuture<PythonRuntime> probe;
     private PythonRuntime python;
@@ -226,18 +226,20 @@ public final class Master {
         }
         try {
             Privileges.Identity identity = Privileges.target(config); // names are checked before anything is bound
+            if (identity == null) {
+                startProbe(); // the probe (a tenth of a second of Python) overlaps the binding
+            }
             List<String> bound = bindListeners();
             startStats(bound);
             becomeUser(identity);
-            probe = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return prober.call();
-                } catch (Exception e) {
-                    throw new CompletionException(e);
-                }
-            });
+            if (identity != null) {
+                startProbe(); // as the user the workers run as: the probe may build and cache what they use
+            }
             awaitPython();
             bound.forEach(log::info);
+            if (identity == null && ProcStatus.of("self").uid() == 0) { // said once the server can start
+                log.warn("running as root, and so is the app: give --uid USER (the listeners are bound first)");
+            }
             if (!successor) {
                 writePidfile(); // a successor writes it once it took over
             }
@@ -269,15 +271,23 @@ public final class Master {
         return "serving: " + slots.size() + " worker(s) of generation " + generation;
     }
 
-    /** --uid/--gid: from here on the master, and all it spawns, run as that user; without them, a word on root. */
+    /** --uid/--gid: from here on the master, and all it spawns, run as that user. */
     private void becomeUser(Privileges.Identity identity) throws IOException {
         if (identity != null) {
             Privileges.drop(identity);
             log.info("running as uid " + identity.uid() + " gid " + identity.gid()
                     + (identity.user() != null ? " (" + identity.user() + ")" : ""));
-        } else if (ProcStatus.of("self").uid() == 0) {
-            log.warn("running as root, and so is the app: give --uid USER (the listeners are bound first)");
         }
+    }
+
+    private void startProbe() {
+        probe = CompletableFuture.supplyAsync(() -> {
+            try {
+                return prober.call();
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        });
     }
 
     /** Waits for the Python probe: what the workers' command line needs. */
