@@ -705,9 +705,11 @@ public final class Master {
      * is closed first, so the new master can bind its address.
      */
     private void startUpgrade() {
-        if (stopping || upgrade != null || reload != null) {
-            log.warn("SIGUSR2: no upgrade now: " + (stopping ? "stopping" : upgrade != null ? "one is running (new master pid "
-                    + upgrade.pid + ")" : "a reload is running; send it again when the reload is done"));
+        String busy = stopping ? "stopping" : upgrade != null ? "one is running (new master pid " + upgrade.pid + ")"
+                : successor && !fullyServedOnce ? "this master has not taken over yet"
+                : reload != null ? "a reload is running; send it again when the reload is done" : null;
+        if (busy != null) {
+            log.warn("SIGUSR2: no upgrade now: " + busy);
             return;
         }
         if (statsServer != null) {
@@ -762,8 +764,8 @@ public final class Master {
             return; // reaped at the next tick
         }
         if (status >= 0) {
-            log.error("upgrade failed: the new master (pid " + upgrade.pid + ") exited with status " + ((status >> 8) & 0xff)
-                    + (status & 0x7f) + " before taking over (its log is above); this master goes on serving");
+            log.error("upgrade failed: the new master (pid " + upgrade.pid + ") " + exitText(status)
+                    + " before taking over (its log is above); this master goes on serving");
             upgrade.control.close();
             upgrade = null;
             restartStats();
@@ -815,10 +817,16 @@ public final class Master {
         }
     }
 
+    /** A wait status in words: "exited with status N" or "was killed by signal N". */
+    private static String exitText(int status) {
+        int signal = status & 0x7f;
+        return signal != 0 ? "was killed by signal " + signal : "exited with status " + ((status >> 8) & 0xff);
+    }
+
     private void onExit(WorkerProcess w, int status) {
         int signal = status & 0x7f;
         int code = (status >> 8) & 0xff;
-        String how = signal != 0 ? "was killed by signal " + signal : "exited with status " + code;
+        String how = exitText(status);
         if (w.isStandby()) {
             standbys.remove(w);
             if (stopping) {
