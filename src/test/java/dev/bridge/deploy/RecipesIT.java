@@ -7,11 +7,7 @@ import dev.bridge.uwsgi.Packets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -187,13 +183,8 @@ class RecipesIT {
         }
     }
 
-    private static String uwsgi(Path socket, String target) throws Exception {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-            ch.write(ByteBuffer.wrap(Packets.nginxGet(target)));
-            ch.shutdownOutput();
-            return new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.ISO_8859_1);
-        }
+    private static String uwsgi(Path socket, String target) throws IOException {
+        return Packets.exchangeUnix(socket, Packets.nginxGet(target));
     }
 
     private static boolean awaitFile(Path path) throws InterruptedException {

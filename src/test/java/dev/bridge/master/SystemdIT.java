@@ -15,8 +15,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -187,12 +185,7 @@ class SystemdIT {
     }
 
     private static String uwsgiUnix(Path socket, String target) throws IOException {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-            ch.write(ByteBuffer.wrap(Packets.nginxGet(target)));
-            ch.shutdownOutput();
-            return new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.ISO_8859_1);
-        }
+        return Packets.exchangeUnix(socket, Packets.nginxGet(target));
     }
 
     private static String body(String response) {

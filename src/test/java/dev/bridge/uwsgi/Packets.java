@@ -55,6 +55,19 @@ public final class Packets {
         return packet(0, vars(nginxVars("GET", uri)), new byte[0]);
     }
 
+    /**
+     * Sends {@code packet} over the unix socket at {@code socket}, half-closes, and returns all the answer (as
+     * latin-1), as nginx's uwsgi_pass would read it.
+     */
+    public static String exchangeUnix(java.nio.file.Path socket, byte[] packet) throws IOException {
+        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            ch.connect(java.net.UnixDomainSocketAddress.of(socket));
+            ch.write(java.nio.ByteBuffer.wrap(packet));
+            ch.shutdownOutput();
+            return new String(java.nio.channels.Channels.newInputStream(ch).readAllBytes(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
     /** The vars nginx's stock uwsgi_params send for {@code METHOD path}, followed by {@code extra} pairs. */
     static String[] nginxVars(String method, String uri, String... extra) {
         int q = uri.indexOf('?');
