@@ -82,7 +82,7 @@ public final class CommandLine {
         List<Sources.Occurrence> environment = Sources.environment(env, warnings);
         String ini = last(flags, Settings.INI);
         ini = ini != null ? ini : last(environment, Settings.INI);
-        List<Sources.Occurrence> file = ini == null ? List.of() : Sources.ini(java.nio.file.Path.of(ini), env, warnings);
+        List<Sources.Occurrence> file = ini == null ? List.of() : Sources.ini(ini, env, warnings);
         // Per setting, the occurrences of the highest source that has it.
         Map<Setting<?>, List<Sources.Occurrence>> effective = new LinkedHashMap<>();
         for (List<Sources.Occurrence> source : List.of(file, environment, flags)) {
@@ -145,7 +145,8 @@ public final class CommandLine {
         StringBuilder sb = new StringBuilder();
         for (Setting<?> s : Settings.all()) {
             Object v = config.get(s);
-            String value = v == null ? "(" + s.defaultText() + ")" : v instanceof List<?> l
+            String value = v == null ? "(" + s.defaultText() + ")" : s == Settings.CHMOD_SOCKET
+                    ? ((Integer) v < 0 ? "(" + s.defaultText() + ")" : Integer.toOctalString((Integer) v)) : v instanceof List<?> l
                     ? String.join(" ", l.stream().map(String::valueOf).toList()) : String.valueOf(v);
             sb.append(String.format("%-22s %-40s %s%n", s.name(), value, origins.getOrDefault(s, "default")));
         }

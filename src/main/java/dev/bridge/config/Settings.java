@@ -137,7 +137,8 @@ public final class Settings {
             "the stats server speaks HTTP: the JSON at /, Prometheus text at /metrics, /health/live, /health/ready"));
     public static final Setting<Boolean> STATS_PUBLIC = add(onOff("stats-public", "allow a --stats address other hosts can reach"));
     public static final Setting<String> INI = add(text("ini", "FILE", "none",
-            "read settings from FILE's [bridge] section (name = value); flags, then BRIDGE_NAME variables, win over it"));
+            "read settings from FILE's [bridge] section (name = value) and a uWSGI [uwsgi] section (FILE:SECTION: "
+                    + "that section in its place); flags, then BRIDGE_NAME variables, win over it"));
     public static final Setting<List<String>> JVM_ARGS = add(new Setting<>("jvm-args", "'FLAGS'", Config.DEFAULT_JVM_ARGS,
             String.join(" ", Config.DEFAULT_JVM_ARGS), "JVM flags for worker processes, replacing the defaults",
             (w, v, c) -> v.isBlank() ? List.of() : List.of(v.trim().split("\\s+")), List.of()));

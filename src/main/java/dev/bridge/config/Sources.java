@@ -44,13 +44,22 @@ final class Sources {
     }
 
     /**
-     * The occurrences in an ini file: its {@code [uwsgi]} section read as uWSGI would ({@link UwsgiIni}), then
+     * The occurrences in an ini file ({@code FILE}, or {@code FILE:SECTION} as uWSGI has it, SECTION then read in
+     * place of {@code [uwsgi]}): its {@code [uwsgi]} section read as uWSGI would ({@link UwsgiIni}), then
      * its {@code [bridge]} section (so what it says wins): {@code name = value} lines, {@code #} and {@code ;}
      * comments, a repeated name for a repeatable setting; a switch takes true/false (also yes/no, on/off, 1/0).
      * Other sections are skipped. {@code env} serves uWSGI's {@code $(VARIABLE)}; {@code warnings} gets a line
      * per uWSGI option not honoured.
      */
-    static List<Occurrence> ini(Path file, Map<String, String> env, List<String> warnings) throws ConfigException {
+    static List<Occurrence> ini(String spec, Map<String, String> env, List<String> warnings) throws ConfigException {
+        // uWSGI's FILE:SECTION reads another section than [uwsgi] (a file of several environments).
+        Path file = Path.of(spec);
+        String uwsgiSection = UwsgiIni.SECTION;
+        int colon = spec.lastIndexOf(':');
+        if (colon > 0 && !Files.exists(file)) {
+            file = Path.of(spec.substring(0, colon));
+            uwsgiSection = spec.substring(colon + 1);
+        }
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -72,7 +81,7 @@ final class Sources {
                 continue;
             }
             int eq = line.indexOf('=');
-            if (UwsgiIni.SECTION.equals(section)) {
+            if (uwsgiSection.equals(section)) {
                 uwsgi.add(eq < 0 ? new UwsgiIni.Line(i + 1, line, null)
                         : new UwsgiIni.Line(i + 1, line.substring(0, eq).strip(), line.substring(eq + 1).strip()));
                 continue;

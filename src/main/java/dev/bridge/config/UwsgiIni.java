@@ -94,6 +94,7 @@ final class UwsgiIni {
         ignored("harakiri-verbose", "harakiri kills are always logged");
         ignored("log-4xx", "the access log has every request (or none with disable-logging)");
         ignored("log-5xx", "the access log has every request (or none with disable-logging)");
+        ignored("log-x-forwarded-for", "the access log's address is the client a --trusted-proxy names (loopback by default)");
         ignored("post-buffering", "bodies are always read before the app runs (larger than --spill-threshold: to a temp file)");
         ignored("wsgi-disable-file-wrapper", "the bridge's wsgi.file_wrapper reads any file-like object");
         ignored("offload-threads", "responses are written by each worker's event loop");

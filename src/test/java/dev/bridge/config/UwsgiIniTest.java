@@ -178,6 +178,17 @@ class UwsgiIniTest {
     }
 
     @Test
+    void fileColonSectionReadsThatSectionAsUwsgiDoes() throws Exception {
+        Path file = ini("[uwsgi]\nmodule = dev\nprocesses = 1\n[production]\nmodule = prod\nprocesses = 4\n");
+        Config c = assertInstanceOf(CommandLine.Run.class, CommandLine.load(List.of("--ini", file + ":production"),
+                Map.of(), warnings)).config();
+        assertEquals("prod:application", c.module());
+        assertEquals(4, c.workers());
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.load(List.of("--ini", file + "x:production"),
+                Map.of(), warnings)).getMessage().startsWith("--ini " + file + "x: cannot read it"));
+    }
+
+    @Test
     void protocolHttpMakesSocketLinesHttpListeners() throws Exception {
         Config c = load("[uwsgi]\nmodule = m\nprotocol = http\nsocket = 127.0.0.1:8002\nuwsgi-socket = 127.0.0.1:3031\n");
         assertEquals(List.of(ListenAddress.parse(ListenAddress.Protocol.HTTP, "", "127.0.0.1:8002"),
