@@ -67,6 +67,8 @@ public final class Config {
     public static final int MAX_REQUEST_LINE = 8192;
     /** Largest header block, in bytes (larger: 431). nginx's large_client_header_buffers allow 32 KiB. */
     public static final int DEFAULT_MAX_HEADER_SIZE = 64 * 1024;
+    /** Most header fields a request may carry: gunicorn's default (limit_request_fields). */
+    public static final int DEFAULT_LIMIT_REQUEST_FIELDS = 100;
     /** Bodies above this many bytes are spilled to a temp file (1 MiB). */
     public static final long DEFAULT_SPILL_THRESHOLD = 1024 * 1024;
     /** Seconds to receive a whole request (head and body) once it began: slow clients get closed. */
@@ -204,6 +206,10 @@ public final class Config {
 
     public long limitBody() {
         return get(Settings.LIMIT_BODY);
+    }
+
+    public int limitRequestFields() {
+        return get(Settings.LIMIT_REQUEST_FIELDS);
     }
 
     public int maxHeaderSize() {

@@ -53,6 +53,9 @@ public final class Settings {
     public static final Setting<Integer> MAX_HEADER_SIZE = add(integer("max-header-size", "BYTES", Config.DEFAULT_MAX_HEADER_SIZE,
             null, "largest request header block; larger gets 431 (request line: " + Config.MAX_REQUEST_LINE
                     + " bytes, else 414)", 1024, 16 * 1024 * 1024));
+    public static final Setting<Integer> LIMIT_REQUEST_FIELDS = add(integer("limit-request-fields", "N",
+            Config.DEFAULT_LIMIT_REQUEST_FIELDS, null, "most header fields in a request; more gets 431 (gunicorn's name "
+                    + "and default)", 1, 32768));
     public static final Setting<Long> SPILL_THRESHOLD = add(longInt("spill-threshold", "BYTES", Config.DEFAULT_SPILL_THRESHOLD,
             null, "request bodies larger than this are written to a temp file instead of memory", 0, Integer.MAX_VALUE));
     public static final Setting<Integer> HEADER_TIMEOUT = add(integer("header-timeout", "S", Config.DEFAULT_HEADER_TIMEOUT,

@@ -21,7 +21,6 @@ import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
@@ -35,7 +34,6 @@ import org.slf4j.Logger;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -165,55 +163,12 @@ final class HttpConnection extends ServedConnection {
             reject(statusFor(result.cause()), result.cause().getMessage());
             return;
         }
-        HttpVersion version = req.protocolVersion();
-        if (version.majorVersion() != 1) {
-            reject(505, "HTTP version " + version + " not supported");
-            return;
-        }
-        if (version.minorVersion() > 1) {
+        if (req.protocolVersion().minorVersion() > 1) {
             req.setProtocolVersion(HttpVersion.HTTP_1_1); // RFC 9110 2.5: answer a higher minor version as 1.1
         }
-        if (!isValidTarget(req.uri())) {
-            reject(400, "control character or space in the request target");
-            return;
-        }
-        List<String> hosts = req.headers().getAll(HttpHeaderNames.HOST);
-        if (hosts.size() > 1 || (hosts.isEmpty() && req.protocolVersion() == HttpVersion.HTTP_1_1)) {
-            reject(400, hosts.isEmpty() ? "no Host header in an HTTP/1.1 request" : "several Host headers");
-            return;
-        }
-        if (!hosts.isEmpty() && !isValidHost(hosts.get(0))) {
-            reject(400, "bad Host header");
-            return;
-        }
-        if (headerBlockSize(req) > config.maxHeaderSize()) {
-            reject(431, "header block over --max-header-size " + config.maxHeaderSize());
-            return;
-        }
-        List<String> te = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
-        if (!te.isEmpty() && (te.size() > 1 || !te.get(0).trim().equalsIgnoreCase("chunked"))) {
-            reject(501, "unsupported Transfer-Encoding: " + String.join(", ", te));
-            return;
-        }
-        long length = te.isEmpty() ? contentLength(req) : -1;
-        if (length == -2) {
-            reject(400, "bad or conflicting Content-Length");
-            return;
-        }
-        if (config.limitBody() > 0 && length > config.limitBody()) {
-            reject(413, "body of " + length + " bytes over --limit-body " + config.limitBody());
-            return;
-        }
+        boolean chunked = req.headers().contains(HttpHeaderNames.TRANSFER_ENCODING);
+        long length = chunked ? -1 : HeadRules.contentLength(req);
         String expect = req.headers().get(HttpHeaderNames.EXPECT);
-        if (expect != null && !expect.equalsIgnoreCase(HttpHeaderValues.CONTINUE.toString())) {
-            reject(417, "unsupported Expect: " + expect);
-            return;
-        }
-        String target = req.uri();
-        if (!target.startsWith("/") && !target.equals("*") && !target.regionMatches(true, 0, "http", 0, 4)) {
-            reject(400, "bad request target");
-            return;
-        }
         receiving = new Incoming(req, new RequestBody(ctx.alloc(), config.spillThreshold(), length));
         if (expect != null && req.protocolVersion() == HttpVersion.HTTP_1_1 && length != 0) {
             // The client waits for this before sending the body; it must not be taken for the answer to
@@ -221,66 +176,6 @@ final class HttpConnection extends ServedConnection {
             receiving.continuePending = true;
             sendContinueIfDue();
         }
-    }
-
-    /** Request targets are visible characters (RFC 9112 3.2); a NUL could even forge environ keys. */
-    static boolean isValidTarget(String target) {
-        for (int i = 0; i < target.length(); i++) {
-            char c = target.charAt(i);
-            if (c <= 0x20 || c == 0x7F) {
-                return false;
-            }
-        }
-        return !target.isEmpty();
-    }
-
-    /** uri-host [ ":" port ] (RFC 9110 4.2.3, 3986 3.2.2): a reg-name, an IPv4 address or an [IPv6] literal. */
-    static boolean isValidHost(String host) {
-        int i = 0;
-        int n = host.length();
-        if (n > 0 && host.charAt(0) == '[') {
-            int end = host.indexOf(']');
-            if (end < 0) {
-                return false;
-            }
-            for (int j = 1; j < end; j++) {
-                char c = host.charAt(j);
-                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.')) {
-                    return false;
-                }
-            }
-            i = end + 1;
-        } else {
-            while (i < n && host.charAt(i) != ':') {
-                char c = host.charAt(i);
-                if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=%".indexOf(c) >= 0)) {
-                    return false;
-                }
-                i++;
-            }
-        }
-        if (i == n) {
-            return true;
-        }
-        if (host.charAt(i) != ':') {
-            return false;
-        }
-        for (int j = i + 1; j < n; j++) {
-            if (host.charAt(j) < '0' || host.charAt(j) > '9') {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** The header block as sent: names, values, ": " and CRLF (Netty's own limit leaves out the line ends). */
-    private static long headerBlockSize(HttpRequest req) {
-        long size = 0;
-        for (var it = req.headers().iteratorCharSequence(); it.hasNext(); ) {
-            var h = it.next();
-            size += h.getKey().length() + h.getValue().length() + 4;
-        }
-        return size;
     }
 
     private void sendContinueIfDue() {
@@ -291,29 +186,6 @@ final class HttpConnection extends ServedConnection {
     }
 
     private static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-
-    /**
-     * The Content-Length of a request without Transfer-Encoding: 0 if absent, -2 if malformed or if
-     * repeated values differ (Netty checks that for HTTP/1.1 only; for 1.0 it would let one request
-     * smuggle another).
-     */
-    private static long contentLength(HttpRequest req) {
-        long length = -1;
-        for (String header : req.headers().getAll(HttpHeaderNames.CONTENT_LENGTH)) {
-            for (String v : header.split(",", -1)) {
-                v = v.trim();
-                if (v.isEmpty() || v.length() > 18 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                    return -2;
-                }
-                long n = Long.parseLong(v);
-                if (length >= 0 && n != length) {
-                    return -2;
-                }
-                length = n;
-            }
-        }
-        return Math.max(length, 0);
-    }
 
     private void onContent(HttpContent content) {
         if (content.decoderResult().isFailure()) {
@@ -348,6 +220,9 @@ final class HttpConnection extends ServedConnection {
     }
 
     private static int statusFor(Throwable cause) {
+        if (cause instanceof HeadRules.Rejection r) {
+            return r.status;
+        }
         if (cause instanceof TooLongHttpLineException) {
             return 414;
         }

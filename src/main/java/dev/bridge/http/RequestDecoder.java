@@ -22,11 +22,12 @@ import java.util.Set;
  * bytes, header block up to {@code --max-header-size}, CRLF line endings only (a bare CR or LF is an
  * error), header names and values validated (NUL and other control characters are errors),
  * Content-Length together with Transfer-Encoding rejected (RFC 9112 6.3), differing repeated
- * Content-Length values rejected. Every violation becomes a failed {@code DecoderResult} that
- * {@link HttpConnection} answers with 4xx. Event loop only.
+ * Content-Length values rejected; then the rules of {@link HeadRules}. Every violation becomes a failed
+ * {@code DecoderResult} that {@link HttpConnection} answers with its status (4xx, 5xx). Event loop only.
  */
 final class RequestDecoder extends HttpRequestDecoder {
 
+    private final Config config;
     private HttpMessage current;
     private int contentLengths;
     /** Requests whose Content-Length header was repeated (Netty keeps only the first value for HTTP/1.0). */
@@ -44,6 +45,7 @@ final class RequestDecoder extends HttpRequestDecoder {
                 .setStrictLineParsing(true)
                 .setUseRfc9112TransferEncoding(true)
                 .setAllowDuplicateContentLengths(true));
+        this.config = config;
     }
 
     @Override
@@ -75,11 +77,14 @@ final class RequestDecoder extends HttpRequestDecoder {
     protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
         int before = out.size();
         super.decode(ctx, buffer, out);
-        for (int i = before; i < out.size() && !repeatedLength.isEmpty(); i++) {
-            if (out.get(i) instanceof HttpRequest req && repeatedLength.remove(req) && req.decoderResult().isSuccess()
-                    && req.protocolVersion() == HttpVersion.HTTP_1_0) {
-                req.setDecoderResult(DecoderResult.failure(
-                        new IllegalArgumentException("several Content-Length headers in an HTTP/1.0 request")));
+        for (int i = before; i < out.size(); i++) {
+            if (out.get(i) instanceof HttpRequest req && req.decoderResult().isSuccess()) {
+                HeadRules.Rejection broken = repeatedLength.remove(req) && req.protocolVersion() == HttpVersion.HTTP_1_0
+                        ? new HeadRules.Rejection(400, "several Content-Length headers in an HTTP/1.0 request")
+                        : HeadRules.check(req, config);
+                if (broken != null) {
+                    req.setDecoderResult(DecoderResult.failure(broken));
+                }
             }
         }
         repeatedLength.clear();

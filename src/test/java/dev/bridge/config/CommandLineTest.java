@@ -293,6 +293,7 @@ class CommandLineTest {
                 Map.entry("--log-format", "the bridge's: ADDR \"REQUEST\" STATUS SIZE MSECSms"),
                 Map.entry("--logto", "stderr"),
                 Map.entry("--env", "none"),
+                Map.entry("--limit-request-fields", "100"),
                 Map.entry("--chown-socket", "the master's user"),
                 Map.entry("--uid", "who starts it"),
                 Map.entry("--gid", "--uid's group"),
