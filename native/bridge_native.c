@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "peer_allow.h"
 #include "uwsgi_packet.h"
 
 /* What newer CPythons have, for the older ones the bridge supports (3.9+). */
@@ -209,6 +210,9 @@ typedef struct {
     char *log_spec;      /* --log-format's compiled spec (access_log.h), or NULL for the bridge's own line */
     size_t log_spec_len;
     int wid, core;       /* for the access log: the worker's number, this Python thread's index */
+    int check_peers;     /* TCP peers must be in allow[0..nallow) (--uwsgi-allow-from) */
+    int nallow;
+    struct peer_block allow[PEER_MAX_BLOCKS];
     char tag[64];
     char spill_dir[512];
     unsigned char *buf;
@@ -1860,10 +1864,20 @@ static PyObject *loop_run(PyObject *self, PyObject *arg) {
         for (int e = 0; e < n; e++) {
             uint32_t i = events[e].data.u32 - 2;
             if (events[e].data.u32 >= 2 && i < (uint32_t)lp->nlisteners) {
-                int fd = accept4(lp->listeners[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd >= 0) { /* else another worker or thread took it: EAGAIN */
-                    serve_connection(lp, st, fd, tcp[i], &ts);
+                struct sockaddr_storage from;
+                socklen_t from_len = sizeof from;
+                int fd = accept4(lp->listeners[i], (struct sockaddr *)&from, &from_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                    continue; /* another worker or thread took it: EAGAIN */
                 }
+                if (tcp[i] && lp->check_peers && !peer_allowed(lp->allow, lp->nallow, (struct sockaddr *)&from)) {
+                    char peer[160];
+                    log_line(lp->tag, "WARN", "uwsgi connection from %s refused: not in --uwsgi-allow-from, so it "
+                             "could forge REMOTE_ADDR and any header; closing it", peer_name(fd, 1, peer, sizeof peer));
+                    close(fd);
+                    continue;
+                }
+                serve_connection(lp, st, fd, tcp[i], &ts);
             }
         }
     }
@@ -1874,16 +1888,23 @@ static PyObject *loop_run(PyObject *self, PyObject *arg) {
 static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"app", "listeners", "wake_fd", "control_fd", "status", "buffer_size", "limit_body",
                             "spill_threshold", "header_timeout", "access_log", "tag", "spill_dir", "log_format",
-                            "wid", "core", NULL};
+                            "wid", "core", "allow", NULL};
     PyObject *app, *listeners, *status;
     int wake_fd, control_fd, header_timeout, access_log, wid = 0, core = 0;
-    Py_ssize_t buffer_size, log_format_len = 0;
+    Py_ssize_t buffer_size, log_format_len = 0, allow_len = -1;
+    const char *allow = NULL;
     long long limit_body, spill_threshold;
     const char *tag, *spill_dir, *log_format = "";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOiiOnLLipss|s#ii:Loop", names, &app, &listeners, &wake_fd,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOiiOnLLipss|s#iiz#:Loop", names, &app, &listeners, &wake_fd,
                                      &control_fd, &status, &buffer_size, &limit_body, &spill_threshold,
                                      &header_timeout, &access_log, &tag, &spill_dir, &log_format, &log_format_len,
-                                     &wid, &core)) {
+                                     &wid, &core, &allow, &allow_len)) {
+        return NULL;
+    }
+    struct peer_block blocks[PEER_MAX_BLOCKS];
+    int nblocks = allow == NULL ? 0 : peer_blocks_parse((const unsigned char *)allow, (size_t)allow_len, blocks);
+    if (nblocks < 0) {
+        PyErr_SetString(PyExc_ValueError, "Loop: allow is not packed address blocks (peer_allow.h)");
         return NULL;
     }
     if (log_format_len > 0 && !access_spec_valid(log_format, (size_t)log_format_len)) {
@@ -1938,6 +1959,9 @@ static PyObject *loop_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) 
     lp->access_log = access_log;
     lp->wid = wid;
     lp->core = core;
+    lp->check_peers = allow != NULL;
+    lp->nallow = nblocks;
+    memcpy(lp->allow, blocks, sizeof(struct peer_block) * (size_t)nblocks);
     if (log_format_len > 0) {
         lp->log_spec = PyMem_RawMalloc((size_t)log_format_len);
         if (lp->log_spec == NULL) {

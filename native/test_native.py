@@ -6,6 +6,7 @@ and UndefinedBehaviorSanitizer.
 usage: python test_native.py MODULE_PATH [unittest args]
 """
 import importlib.util
+import ipaddress
 import io
 import os
 import socket
@@ -316,11 +317,13 @@ class HandlerTest(unittest.TestCase):
 class Server:
     """A Loop on one thread serving a unix socket, driven like the Java side does."""
 
-    def __init__(self, app, limit_body=0, spill_threshold=1 << 20, header_timeout=5, access_log=False, **loop_kw):
+    def __init__(self, app, limit_body=0, spill_threshold=1 << 20, header_timeout=5, access_log=False, tcp=False,
+                 **loop_kw):
         self.dir = tempfile.mkdtemp(prefix="test-native-")
         self.path = os.path.join(self.dir, "s.sock")
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(self.path)
+        self.tcp = tcp
+        self.listener = socket.socket(socket.AF_INET if tcp else socket.AF_UNIX)
+        self.listener.bind(("127.0.0.1", 0) if tcp else self.path)
         self.listener.listen(64)
         self.listener.setblocking(False)
         self.wake = os.pipe()
@@ -348,10 +351,12 @@ class Server:
             os.close(fd)
         self.listener.close()
 
-    def send(self, data, shut=False):
-        c = socket.socket(socket.AF_UNIX)
+    def send(self, data, shut=False, source=None):
+        c = socket.socket(socket.AF_INET if self.tcp else socket.AF_UNIX)
         c.settimeout(10)
-        c.connect(self.path)
+        if source:
+            c.bind((source, 0))
+        c.connect(self.listener.getsockname() if self.tcp else self.path)
         c.sendall(data)
         if shut:
             c.shutdown(socket.SHUT_WR)
@@ -367,8 +372,8 @@ class Server:
         c.close()
         return out
 
-    def get(self, path=b"/", method=b"GET", body=b"", extra=()):
-        return self.send(pack(request_vars(path, method, body, extra)) + body)
+    def get(self, path=b"/", method=b"GET", body=b"", extra=(), source=None):
+        return self.send(pack(request_vars(path, method, body, extra)) + body, source=source)
 
     def served(self):
         return struct.unpack_from("<q", self.status, 8)[0]
@@ -396,6 +401,24 @@ class LoopTest(unittest.TestCase):
     def serve(self, app, **kw):
         self.server = Server(app, **kw)
         return self.server
+
+    def test_a_tcp_peer_not_in_the_allow_list_is_closed_unanswered(self):
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [environ["REMOTE_ADDR"].encode()]
+        blocks = b"".join(bytes([n.version, n.prefixlen]) + n.network_address.packed.ljust(16, b"\0")
+                          for n in map(ipaddress.ip_network, ["127.0.0.2/32", "::1/128"]))
+        server = self.serve(app, tcp=True, allow=blocks)
+        with socket.create_connection(server.listener.getsockname(), timeout=10,
+                                      source_address=("127.0.0.1", 0)) as refused:
+            self.assertEqual(b"", refused.recv(100))                 # closed before it said a word
+        self.assertEqual(0, server.served())
+        status, _, body = parse_response(server.get(source="127.0.0.2"))
+        self.assertEqual("HTTP/1.1 200 OK", status)
+        self.assertEqual(1, server.served())
+        with self.assertRaises(ValueError):                           # no such family
+            native.Loop(app, [server.listener.fileno()], server.wake[0], server.control[0], server.status, 65535,
+                        0, 1 << 20, 5, False, "test[0]", server.dir, allow=b"\x05" * 18)
 
     def test_list_response_gets_content_length_and_date(self):
         def app(environ, start_response):

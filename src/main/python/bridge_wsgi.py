@@ -15,6 +15,7 @@ The exchange (Java's ExchangeRouter) is bound once per Python thread, not passed
 """
 
 import io
+import ipaddress
 import os
 import site
 import stat
@@ -334,16 +335,18 @@ def load_native(path):
 
 
 def native_loop(listeners, wake_fd, control_fd, status, buffer_size, limit_body, spill_threshold,
-                header_timeout, access_log, spill_dir, log_format, wid, core):
+                header_timeout, access_log, spill_dir, log_format, wid, core, allow):
     """Called once on each Python thread of a worker that serves its uwsgi listeners in C: makes this
     thread's Loop. log_format is AccessLogFormat.nativeSpec(), or "" for the bridge's own access line; wid and
-    core are the worker's number and this thread's index, for it. Returns None, or one line saying why it
-    cannot."""
+    core are the worker's number and this thread's index, for it; allow is --uwsgi-allow-from, "CIDR,CIDR",
+    packed for the C loop as native/peer_allow.h says. Returns None, or one line saying why it cannot."""
     try:
         fds = [int(fd) for fd in listeners.split(",") if fd]
+        blocks = b"".join(bytes([n.version, n.prefixlen]) + n.network_address.packed.ljust(16, b"\0")
+                          for n in map(ipaddress.ip_network, allow.split(",")))
         _local.loop = _native.Loop(_app, fds, wake_fd, control_fd, status, buffer_size, limit_body,
                                    spill_threshold, header_timeout, access_log, _log_tag, spill_dir,
-                                   log_format=log_format, wid=wid, core=core)
+                                   log_format=log_format, wid=wid, core=core, allow=blocks)
     except Exception as e:
         return "%s: %s" % (type(e).__name__, e)
     return None

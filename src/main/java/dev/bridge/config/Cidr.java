@@ -3,7 +3,7 @@ package dev.bridge.config;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 
-/** An address block such as {@code 10.0.0.0/8} or {@code ::1/128}, for --trusted-proxy. Immutable. */
+/** An address block such as {@code 10.0.0.0/8} or {@code ::1/128}, for --trusted-proxy and --uwsgi-allow-from. Immutable. */
 public record Cidr(InetAddress network, int prefix) {
 
     public static Cidr parse(String flag, String value) throws ConfigException {
@@ -22,6 +22,22 @@ public record Cidr(InetAddress network, int prefix) {
         } catch (UnknownHostException | NumberFormatException e) {
             throw new ConfigException(flag + " " + value + ": expected an address block such as 10.0.0.0/8 or ::1");
         }
+    }
+
+    /** As a block's text with its prefix ({@code 10.0.0.0/8}): what the Python glue packs for the C loop. */
+    @Override
+    public String toString() {
+        return network.getHostAddress() + "/" + prefix;
+    }
+
+    /** Whether any of {@code blocks} contains {@code address}. */
+    public static boolean anyContains(java.util.List<Cidr> blocks, InetAddress address) {
+        for (Cidr c : blocks) {
+            if (c.contains(address)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public boolean contains(InetAddress address) {

@@ -163,11 +163,10 @@ public final class CommandLine {
             given.put(Settings.HTTP, List.of(ListenAddress.parse(ListenAddress.Protocol.HTTP, "--http", Config.DEFAULT_HTTP)));
         }
         if (c.trustedProxies().isEmpty()) {
-            List<Cidr> loopback = new ArrayList<>();
-            for (String cidr : Config.DEFAULT_TRUSTED_PROXIES) {
-                loopback.add(Cidr.parse("--trusted-proxy", cidr));
-            }
-            given.put(Settings.TRUSTED_PROXY, List.copyOf(loopback));
+            given.put(Settings.TRUSTED_PROXY, cidrs(Settings.TRUSTED_PROXY, Config.DEFAULT_TRUSTED_PROXIES));
+        }
+        if (c.uwsgiAllowFrom().isEmpty()) {
+            given.put(Settings.UWSGI_ALLOW_FROM, cidrs(Settings.UWSGI_ALLOW_FROM, Config.DEFAULT_UWSGI_ALLOW_FROM));
         }
         if (c.chdir() != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(c.chdir()))) {
             throw new ConfigException("--chdir " + c.chdir() + ": no such directory");
@@ -181,6 +180,14 @@ public final class CommandLine {
         }
         checkStats(c.observability());
         return new Config(given, workerArgs);
+    }
+
+    private static List<Cidr> cidrs(Setting<?> setting, List<String> blocks) throws ConfigException {
+        List<Cidr> out = new ArrayList<>();
+        for (String cidr : blocks) {
+            out.add(Cidr.parse(setting.flag(), cidr));
+        }
+        return List.copyOf(out);
     }
 
     private static void checkStats(Observability o) throws ConfigException {

@@ -37,6 +37,8 @@ public final class Config {
     public static final int DEFAULT_BUFFER_SIZE = 64 * 1024;
     /** Peers trusted to set X-Forwarded-For/Proto when --trusted-proxy is not given: loopback. */
     public static final List<String> DEFAULT_TRUSTED_PROXIES = List.of("127.0.0.0/8", "::1");
+    /** Peers that may speak uwsgi to a TCP listener when --uwsgi-allow-from is not given: loopback (gunicorn's too). */
+    public static final List<String> DEFAULT_UWSGI_ALLOW_FROM = List.of("127.0.0.0/8", "::1");
     /** Python threads per worker. */
     public static final int DEFAULT_THREADS = 1;
     /**
@@ -308,6 +310,11 @@ public final class Config {
 
     public int bufferSize() {
         return get(Settings.BUFFER_SIZE);
+    }
+
+    /** Peers that may speak uwsgi to a TCP listener (a unix socket's peers always may). */
+    public List<Cidr> uwsgiAllowFrom() {
+        return get(Settings.UWSGI_ALLOW_FROM);
     }
 
     public List<Cidr> trustedProxies() {

@@ -35,6 +35,10 @@ public final class Settings {
     public static final Setting<List<Cidr>> TRUSTED_PROXY = add(list("trusted-proxy", "CIDR",
             String.join(" ", Config.DEFAULT_TRUSTED_PROXIES),
             "peers whose X-Forwarded-For / X-Forwarded-Proto set REMOTE_ADDR / wsgi.url_scheme (repeatable)", Cidr::parse));
+    public static final Setting<List<Cidr>> UWSGI_ALLOW_FROM = add(list("uwsgi-allow-from", "CIDR",
+            String.join(" ", Config.DEFAULT_UWSGI_ALLOW_FROM) + ", and any peer of a unix socket",
+            "peers that may speak uwsgi to a TCP --uwsgi-socket, which lets them say REMOTE_ADDR, HTTPS and every "
+                    + "header (repeatable); others are closed with one log line", Cidr::parse));
     public static final Setting<Integer> THREADS = add(integer("threads", "N", Config.DEFAULT_THREADS, null,
             "Python threads per worker, sharing its interpreter and GIL; helps apps that wait on I/O", 1, 512));
     public static final Setting<Integer> INTERPRETERS = add(integer("interpreters", "N", Config.DEFAULT_INTERPRETERS, null,

@@ -237,6 +237,7 @@ public final class Master {
             }
             awaitPython();
             bound.forEach(log::info);
+            warnOfOpenUwsgi();
             if (identity == null && ProcStatus.of("self").uid() == 0) { // said once the server can start
                 log.warn("running as root, and so is the app: give --uid USER (the listeners are bound first)");
             }
@@ -262,6 +263,24 @@ public final class Master {
             removeFiles();
             if (group != null) {
                 group.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    /**
+     * A uwsgi listener others can reach, with the default --uwsgi-allow-from (loopback): nobody else may use it,
+     * which is safe, but is likely not what was meant; said once at start.
+     */
+    private void warnOfOpenUwsgi() {
+        if (config.args().contains(dev.bridge.config.Settings.UWSGI_ALLOW_FROM.flag())) {
+            return;
+        }
+        for (ListenAddress a : config.listeners()) {
+            if (a.protocol() == ListenAddress.Protocol.UWSGI && !a.isUnix()
+                    && (a.socketAddress().isUnresolved() || !a.socketAddress().getAddress().isLoopbackAddress())) {
+                log.warn(a + " can be reached from other hosts, but only loopback peers may speak uwsgi to it (the "
+                        + "protocol lets a peer say REMOTE_ADDR and every header): give --uwsgi-allow-from with your "
+                        + "nginx's address, or listen on 127.0.0.1 or a unix socket");
             }
         }
     }

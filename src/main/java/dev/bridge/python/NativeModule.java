@@ -29,7 +29,7 @@ public final class NativeModule {
 
     /** The module's sources, as resources of the jar (from {@code native/}). */
     static final List<String> SOURCES = List.of("uwsgi_packet.h", "uwsgi_packet.c", "access_log.h", "access_log.c",
-            "bridge_native.c");
+            "peer_allow.h", "peer_allow.c", "bridge_native.c");
     /** How long a build may take, in seconds (about one on this machine). */
     static final int BUILD_TIMEOUT_SECONDS = 120;
     /** Most compiler output kept for the error line, in characters. */
@@ -84,7 +84,7 @@ public final class NativeModule {
     static List<String> command(String compiler, PythonRuntime python, Path dir, Path out) {
         return List.of(compiler, "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-I" + python.include(),
                 dir.resolve("uwsgi_packet.c").toString(), dir.resolve("access_log.c").toString(),
-                dir.resolve("bridge_native.c").toString(), "-o", out.toString());
+                dir.resolve("peer_allow.c").toString(), dir.resolve("bridge_native.c").toString(), "-o", out.toString());
     }
 
     private static void compile(String compiler, PythonRuntime python, Path dir, Path out) throws ConfigException, IOException {

@@ -372,7 +372,7 @@ public final class PythonThreads {
                 slot.control()[0].intValue(), slot.status(), Math.min(config.bufferSize(), MAX_UWSGI_BLOCK),
                 config.limitBody(), config.spillThreshold(), config.headerTimeout(), config.accessLog(),
                 System.getProperty("java.io.tmpdir"), format == null ? "" : format.nativeSpec(), AccessLog.workerId(),
-                index);
+                index, String.join(",", config.uwsgiAllowFrom().stream().map(String::valueOf).toList()));
         return error == null ? null : "cannot start the native uwsgi loop (" + error + "); use --uwsgi-loop netty";
     }
 

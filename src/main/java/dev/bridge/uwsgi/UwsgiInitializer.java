@@ -1,5 +1,6 @@
 package dev.bridge.uwsgi;
 
+import dev.bridge.config.Cidr;
 import dev.bridge.config.Config;
 import dev.bridge.response.ResponseEncoder;
 import dev.bridge.transport.WorkerChannels;
@@ -7,7 +8,13 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import org.slf4j.Logger;
 
-/** Assembles a uwsgi connection's pipeline: read marker, decoder, connection handler. Event loop, on accept. */
+import java.net.InetSocketAddress;
+
+/**
+ * Assembles a uwsgi connection's pipeline: read marker, decoder, connection handler; a TCP peer not in
+ * --uwsgi-allow-from is closed first (the protocol lets a peer say REMOTE_ADDR and every header). Event loop, on
+ * accept.
+ */
 public final class UwsgiInitializer extends ChannelInitializer<Channel> {
 
     private final Config config;
@@ -23,6 +30,12 @@ public final class UwsgiInitializer extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
+        if (ch.remoteAddress() instanceof InetSocketAddress peer && !Cidr.anyContains(config.uwsgiAllowFrom(), peer.getAddress())) {
+            log.warn("uwsgi connection from " + peer + " refused: not in --uwsgi-allow-from, so it could forge "
+                    + "REMOTE_ADDR and any header; closing it");
+            ch.close();
+            return;
+        }
         UwsgiConnection connection = new UwsgiConnection(config, channels, encoder, log);
         ch.pipeline()
                 .addLast("mark", connection.readMarker())

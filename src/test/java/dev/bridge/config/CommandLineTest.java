@@ -294,6 +294,7 @@ class CommandLineTest {
                 Map.entry("--logto", "stderr"),
                 Map.entry("--env", "none"),
                 Map.entry("--limit-request-fields", "100"),
+                Map.entry("--uwsgi-allow-from", "127.0.0.0/8 ::1, and any peer of a unix socket"),
                 Map.entry("--chown-socket", "the master's user"),
                 Map.entry("--uid", "who starts it"),
                 Map.entry("--gid", "--uid's group"),
@@ -349,7 +350,7 @@ class CommandLineTest {
                     case "--chdir" -> "/tmp";
                     case "--uwsgi-socket" -> "/tmp/app.sock";
                     case "--buffer-size" -> "8192";
-                    case "--trusted-proxy" -> "10.0.0.0/8";
+                    case "--trusted-proxy", "--uwsgi-allow-from" -> "10.0.0.0/8";
                     case "--stats" -> "127.0.0.1:9191";
                     case "--env" -> "A=b";
                     case "--ini" -> "/dev/null";
