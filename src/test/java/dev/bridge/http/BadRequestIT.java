@@ -334,18 +334,14 @@ class BadRequestIT {
     }
 
     @Test
-    void obsoleteLineFoldingIsRejectedOrUnfolded() throws Exception {
-        // RFC 9112 5.2: either 400, or replace the fold with SP before interpreting the value
+    void obsoleteLineFoldingIsUnfoldedToOneSpace() throws Exception {
+        // RFC 9112 5.2 lets a server reject obs-fold or replace it with SP: the bridge (Netty's decoder) replaces
+        // the line break and the fold's leading whitespace with one SP, so no CR or LF reaches the environ.
         try (RawHttp c = new RawHttp(server.port(), 5000)) {
             c.send("GET /env HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n  b\r\nConnection: close\r\n\r\n");
             RawHttp.Response r = c.read();
-            if (r.status() == 400) {
-                Wire.assertClosed(c, "after a 400");
-                return;
-            }
             assertEquals(200, r.status());
-            String v = new EnvDump(r.text()).str("HTTP_X_FOLDED");
-            assertTrue(v.equals("a b") || v.equals("a  b"), "an unfolded value has no CR/LF: " + v);
+            assertEquals("a b", new EnvDump(r.text()).str("HTTP_X_FOLDED"));
         }
     }
 

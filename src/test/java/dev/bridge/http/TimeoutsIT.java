@@ -160,16 +160,6 @@ class TimeoutsIT {
     }
 
     @Test
-    void defaultKeepAliveTimeoutIs75Seconds() throws Exception {
-        String help = dev.bridge.testing.Flags.help();
-        int at = help.indexOf("--keepalive-timeout");
-        assertTrue(at >= 0, "--help lists --keepalive-timeout:\n" + help);
-        int next = help.indexOf("\n  --", at + 1);
-        String entry = help.substring(at, next < 0 ? help.length() : next);
-        assertTrue(entry.matches("(?s).*default:? 75\\b.*"), "the idle keep-alive timeout defaults to 75 s: " + entry);
-    }
-
-    @Test
     void connectionThatNeverSendsAnythingIsClosed() throws Exception {
         try (RawHttp c = new RawHttp(server.port(), 10_000)) {
             long t0 = System.nanoTime();

@@ -34,24 +34,13 @@ class AppLoadingIT {
         List<String> a = new ArrayList<>(List.of("--venv", BridgeServer.root().resolve(".venv").toString(),
                 "--http", "127.0.0.1:0"));
         a.addAll(Arrays.asList(extra));
-        if (oneWorker()) {
-            a.add("--workers");
-            a.add("1");
-        }
+        a.add("--workers");
+        a.add("1"); // one worker process is enough to load an app
         if (!a.contains("--chdir")) {
             a.add("--chdir");
             a.add(BridgeServer.testApps().toString());
         }
         return a;
-    }
-
-    /** One worker process is enough to load an app; --workers exists once the master does. */
-    static boolean oneWorker() {
-        try {
-            return dev.bridge.testing.Flags.has("--workers");
-        } catch (Exception e) {
-            return false;
-        }
     }
 
     /** Starts the server with the args, fetches {@code /} and returns the body. */

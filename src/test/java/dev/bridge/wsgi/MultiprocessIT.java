@@ -2,7 +2,6 @@ package dev.bridge.wsgi;
 
 import dev.bridge.testing.BridgeServer;
 import dev.bridge.testing.EnvDump;
-import dev.bridge.testing.Flags;
 import dev.bridge.testing.Wire;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -10,7 +9,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** --workers 2: wsgi.multiprocess is true (and false with one worker: see EnvironIT). */
 @Timeout(60)
@@ -20,7 +18,6 @@ class MultiprocessIT {
 
     @BeforeAll
     static void start() throws Exception {
-        assumeTrue(Flags.has("--workers"), "the server has no --workers yet");
         server = BridgeServer.start("--module", "conformance:app", "--workers", "2");
     }
 

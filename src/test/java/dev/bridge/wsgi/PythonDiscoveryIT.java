@@ -21,9 +21,9 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Issue item 2: which Python is embedded (--python, --venv, $VIRTUAL_ENV, python3 on PATH, in that order), and
@@ -90,10 +90,7 @@ class PythonDiscoveryIT {
         List<String> a = new ArrayList<>(List.of("--module", "conformance:app", "--http", "127.0.0.1:0",
                 "--chdir", BridgeServer.testApps().toString()));
         a.addAll(Arrays.asList(extra));
-        if (AppLoadingIT.oneWorker()) {
-            a.add("--workers");
-            a.add("1");
-        }
+        a.addAll(List.of("--workers", "1"));
         return a;
     }
 
@@ -212,7 +209,7 @@ class PythonDiscoveryIT {
     @Test
     void jepBuiltForAnotherPython() throws Exception {
         String other = otherPython();
-        assumeTrue(other != null, "no Python of another minor version on this machine");
+        assertNotNull(other, "no Python of another minor version than .venv's: scripts/setup makes .venv-3.13 from one");
         Path venv = tmp.resolve("other-python-venv");
         makeVenv(other, venv);
         copyTree(goodJepDir(), sitePackages(venv).resolve("jep"));
