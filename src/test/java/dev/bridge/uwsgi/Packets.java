@@ -50,6 +50,17 @@ public final class Packets {
         return concat(header(modifier1, varsBlock.length, 0), varsBlock, body);
     }
 
+    /** A POST of {@code body} to {@code uri} as nginx sends it to uwsgi_pass with its stock uwsgi_params. */
+    public static byte[] nginxPost(String uri, byte[] body) {
+        String[] vars = nginxVars("POST", uri);
+        for (int i = 0; i < vars.length; i += 2) {
+            if (vars[i].equals("CONTENT_LENGTH")) {
+                vars[i + 1] = String.valueOf(body.length);
+            }
+        }
+        return packet(0, vars(vars), body);
+    }
+
     /** A GET of {@code uri} as nginx sends it to uwsgi_pass with its stock uwsgi_params. */
     public static byte[] nginxGet(String uri) {
         return packet(0, vars(nginxVars("GET", uri)), new byte[0]);
