@@ -113,8 +113,8 @@ final class Systemd {
                         + " would serve HTTP, which the bridge serves on TCP only: name it " + UWSGI_NAME
                         + " (FileDescriptorName=" + UWSGI_NAME + ") or give --uwsgi-socket " + where);
             }
-            String spec = kind.equals("unix") ? where : (where.contains(":") ? "[" + where + "]" : where) + ":" + port;
-            return ListenAddress.parse(protocol, LISTEN_FDS, spec);
+            return kind.equals("unix") ? new ListenAddress(protocol, null, -1, where)
+                    : new ListenAddress(protocol, where, port, null); // the kernel's own address: nothing to parse
         }
     }
 
